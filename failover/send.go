@@ -1,0 +1,196 @@
+package failover
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/tethermq/tether/failover/session"
+)
+
+// pendingSend is a confirmed send that the broker has not confirmed yet.
+// The state tracker re-sends it after a reconnect if it was attempted.
+type pendingSend struct {
+	seq uint64
+	msg *session.Outgoing
+	// attempted and refused are guarded by Conn.mu. attempted: it may be on
+	// the wire, so a new connection must re-send it. refused: the broker
+	// rejected it during a restore; the caller gets this error.
+	attempted bool
+	refused   error
+}
+
+func (p *pendingSend) key() string { return "send:" + strconv.FormatUint(p.seq, 10) }
+
+// NewDuplicateID returns a fresh id for session.Outgoing.DuplicateID: 128
+// random bits, so ids from independent producers never collide.
+func NewDuplicateID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "tether-" + hex.EncodeToString(b[:])
+}
+
+// Send sends m. With m.Confirm it returns once the broker confirmed the
+// message, re-sending it with the same duplicate id on every new connection
+// until then; without, it returns once the message is written (and, with
+// trackMessages, keeps it for re-sending after a reconnect).
+//
+// While disconnected it waits for the next connection, bounded by ctx and
+// the timeout option (ErrTimeout, ErrDisconnected). If ctx ends after the
+// message may have reached the broker, the error is an *InDoubtError.
+func (c *Conn) Send(ctx context.Context, m *session.Outgoing) error {
+	if m.Tx != "" {
+		return errors.New("failover: a transactional send goes through Tx.Send")
+	}
+	if m.DuplicateID == "" {
+		m.DuplicateID = NewDuplicateID()
+	}
+	if !m.Confirm {
+		return c.sendUnconfirmed(ctx, m)
+	}
+	p := &pendingSend{seq: c.ids.Add(1), msg: m}
+	c.mu.Lock()
+	c.sends[p.seq] = p
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.sends, p.seq)
+		c.mu.Unlock()
+	}()
+
+	var g *generation
+	for {
+		next, err := c.nextLive(ctx, g)
+		if err != nil {
+			return c.sendFailed(p, err)
+		}
+		if g != nil {
+			g.memo.forget(p.key())
+		}
+		g = next
+		ok, refused := c.markAttempted(g, p)
+		if refused != nil {
+			return c.sendFailed(p, refused)
+		}
+		if !ok {
+			continue
+		}
+		v, err := g.send(ctx, p)
+		if err != nil {
+			if lost(err) {
+				continue
+			}
+			return c.sendFailed(p, err)
+		}
+		select {
+		case err := <-v:
+			if err == nil {
+				g.memo.forget(p.key())
+				c.stats.sent.Add(1)
+				return nil
+			}
+			if lost(err) {
+				continue
+			}
+			g.memo.forget(p.key())
+			return fmt.Errorf("failover: send to %s: %w", m.Destination, err)
+		case <-ctx.Done():
+			g.memo.forget(p.key())
+			return c.sendFailed(p, ctx.Err())
+		}
+	}
+}
+
+// markAttempted records that p is about to be written on g, unless g was
+// retired meanwhile (then the caller moves on to the next generation, whose
+// restore may already have re-sent p) or a restore found the broker refusing
+// p (then the caller reports that).
+func (c *Conn) markAttempted(g *generation, p *pendingSend) (ok bool, refused error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p.refused != nil {
+		return false, p.refused
+	}
+	if g.retired {
+		return false, nil
+	}
+	p.attempted = true
+	return true, nil
+}
+
+// sendFailed shapes the error of a confirmed send that gave up.
+func (c *Conn) sendFailed(p *pendingSend, err error) error {
+	c.mu.Lock()
+	attempted, refused := p.attempted, p.refused
+	c.mu.Unlock()
+	if refused != nil {
+		return fmt.Errorf("failover: send to %s: %w", p.msg.Destination, refused)
+	}
+	var be *session.BrokerError
+	if attempted && !errors.As(err, &be) && !errors.Is(err, session.ErrUnsupported) {
+		return &InDoubtError{DuplicateID: p.msg.DuplicateID, Err: err}
+	}
+	return fmt.Errorf("failover: send to %s: %w", p.msg.Destination, err)
+}
+
+// send writes p on g once, however many goroutines ask, and returns the
+// confirmation channel shared by all of them. Only one goroutine (the
+// sender) reads from it.
+func (g *generation) send(ctx context.Context, p *pendingSend) (session.Confirmation, error) {
+	v, err := g.memo.do(p.key(), func() (any, error) {
+		return g.sess.Send(ctx, p.msg)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(session.Confirmation), nil
+}
+
+// sendUnconfirmed writes m on the live connection, moving to the next one if
+// the write fails because the connection died.
+func (c *Conn) sendUnconfirmed(ctx context.Context, m *session.Outgoing) error {
+	var g *generation
+	for {
+		next, err := c.nextLive(ctx, g)
+		if err != nil {
+			return fmt.Errorf("failover: send to %s: %w", m.Destination, err)
+		}
+		g = next
+		if _, err := g.sess.Send(ctx, m); err != nil {
+			if lost(err) {
+				continue
+			}
+			return fmt.Errorf("failover: send to %s: %w", m.Destination, err)
+		}
+		if c.opts.TrackMessages {
+			c.cache.add(m)
+		}
+		c.stats.sent.Add(1)
+		return nil
+	}
+}
+
+// pendingList returns the pending sends in the order they were made. Call
+// with c.mu held.
+func (c *Conn) pendingList() []*pendingSend {
+	list := make([]*pendingSend, 0, len(c.sends))
+	for _, p := range c.sends {
+		if p.refused == nil {
+			list = append(list, p)
+		}
+	}
+	slices.SortFunc(list, func(a, b *pendingSend) int {
+		switch {
+		case a.seq < b.seq:
+			return -1
+		case a.seq > b.seq:
+			return 1
+		}
+		return 0
+	})
+	return list
+}

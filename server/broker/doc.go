@@ -1,0 +1,22 @@
+// Package broker is the reference broker's core: destinations, consumers,
+// dispatch with prefetch, acknowledgements, redelivery and the DLQ, message
+// groups, transactions, producer flow control and duplicate detection. It
+// speaks no wire protocol (connectors in server/stomp, server/amqp and
+// server/mqtt translate to Session calls) and knows storage only through
+// server/store.
+//
+// Invariants:
+//   - A persistent message is written to the store (fsync) before it is
+//     visible to any consumer and before its sender's done callback runs;
+//     its duplicate-detection id is written in the same batch.
+//   - Store writes go through one committer goroutine that groups concurrent
+//     writes into one fsync and completes them in submission order, so a
+//     session's pipelined sends keep their order.
+//   - Every entry is in exactly one place: pending in its queue, in flight at
+//     one consumer, or gone (its store key deleted in the batch that removed
+//     it, DLQ moves included).
+//   - Lock order: a queue's mutex may be held while taking the broker's
+//     mutex, the committer's or the memory limiter's, never the reverse.
+//     Consumer delivery callbacks run under the queue mutex and must not
+//     block or re-enter the broker.
+package broker

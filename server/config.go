@@ -1,0 +1,215 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is a broker's configuration. Field names follow activemq.xml's
+// concepts so that an ActiveMQ user can read a refbroker config at a glance.
+type Config struct {
+	BrokerName          string      `yaml:"brokerName"`
+	DataDirectory       string      `yaml:"dataDirectory"`
+	TransportConnectors []Connector `yaml:"transportConnectors"`
+	Users               []User      `yaml:"users"`
+	// MemoryLimit bounds message bytes held in memory before producers wait.
+	MemoryLimit ByteSize `yaml:"memoryLimit"`
+	// MaxRedeliveries before a message goes to ActiveMQ.DLQ (default 6).
+	MaxRedeliveries int `yaml:"maxRedeliveries"`
+	// DuplicateWindow is how many _AMQ_DUPL_ID ids each destination keeps.
+	DuplicateWindow               int      `yaml:"duplicateWindow"`
+	ConsumersBeforeDispatchStarts int      `yaml:"consumersBeforeDispatchStarts"`
+	TimeBeforeDispatchStarts      Duration `yaml:"timeBeforeDispatchStarts"`
+	// LockKeepAlivePeriod is how often the master re-checks its lock.
+	LockKeepAlivePeriod Duration `yaml:"lockKeepAlivePeriod"`
+	// LockAcquireSleepInterval > 0 polls for the lock instead of blocking.
+	LockAcquireSleepInterval Duration `yaml:"lockAcquireSleepInterval"`
+	// AdminAddress serves /healthz (and the admin API) on both roles;
+	// empty disables it.
+	AdminAddress string `yaml:"adminAddress"`
+}
+
+// Connector is one transport connector: a name and a URI such as
+// stomp://0.0.0.0:61613?maximumConnections=1000.
+type Connector struct {
+	Name string `yaml:"name"`
+	URI  string `yaml:"uri"`
+}
+
+// User is a username/password pair for connector authentication.
+type User struct {
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
+// Default returns the embedded default: broker "localhost", data in
+// ./data, STOMP on 61613 and 61616, AMQP on 5672, MQTT on 1883, the admin
+// HTTP port on 8161, anonymous access.
+func Default() Config {
+	return Config{
+		BrokerName:    "localhost",
+		DataDirectory: "data",
+		TransportConnectors: []Connector{
+			{Name: "stomp", URI: "stomp://0.0.0.0:61613"},
+			{Name: "native", URI: "tcp://0.0.0.0:61616"},
+			{Name: "amqp", URI: "amqp://0.0.0.0:5672"},
+			{Name: "mqtt", URI: "mqtt://0.0.0.0:1883"},
+		},
+		AdminAddress: "0.0.0.0:8161",
+	}
+}
+
+// LoadConfig reads a YAML config file. Unknown fields and bad values are
+// errors naming the field.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return ParseConfig(data)
+}
+
+// ParseConfig parses YAML config text over the embedded defaults for the
+// fields it does not set (the connector list is replaced, not merged: only
+// the connectors listed are opened).
+func ParseConfig(data []byte) (Config, error) {
+	cfg := Default()
+	cfg.TransportConnectors = nil
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if cfg.TransportConnectors == nil {
+		cfg.TransportConnectors = Default().TransportConnectors
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks the configuration and names the first bad field.
+func (c *Config) Validate() error {
+	if c.BrokerName == "" {
+		return errors.New("config: brokerName: must not be empty")
+	}
+	if strings.ContainsAny(c.BrokerName, " ,\n\t") {
+		return fmt.Errorf("config: brokerName %q: no spaces or commas", c.BrokerName)
+	}
+	if c.DataDirectory == "" {
+		return errors.New("config: dataDirectory: must not be empty")
+	}
+	if len(c.TransportConnectors) == 0 {
+		return errors.New("config: transportConnectors: at least one is needed")
+	}
+	names := map[string]bool{}
+	for i, tc := range c.TransportConnectors {
+		field := fmt.Sprintf("config: transportConnectors[%d]", i)
+		if tc.Name == "" {
+			return fmt.Errorf("%s.name: must not be empty", field)
+		}
+		if names[tc.Name] {
+			return fmt.Errorf("%s.name: duplicate connector name %q", field, tc.Name)
+		}
+		names[tc.Name] = true
+		if _, _, _, err := parseConnectorURI(tc.URI); err != nil {
+			return fmt.Errorf("%s.uri: %w", field, err)
+		}
+	}
+	for i, u := range c.Users {
+		if u.Username == "" {
+			return fmt.Errorf("config: users[%d].username: must not be empty", i)
+		}
+	}
+	if c.MemoryLimit < 0 {
+		return errors.New("config: memoryLimit: must not be negative")
+	}
+	if c.MaxRedeliveries < -1 {
+		return errors.New("config: maxRedeliveries: -1 (never dead-letter) or more")
+	}
+	if c.DuplicateWindow < 0 {
+		return errors.New("config: duplicateWindow: must not be negative")
+	}
+	if c.LockKeepAlivePeriod < 0 || c.LockAcquireSleepInterval < 0 {
+		return errors.New("config: lock periods must not be negative")
+	}
+	return nil
+}
+
+// parseConnectorURI splits scheme://host:port?query, checking the scheme.
+func parseConnectorURI(raw string) (scheme, addr string, q url.Values, err error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("bad URI %q: %w", raw, err)
+	}
+	switch u.Scheme {
+	case "stomp", "tcp", "amqp", "mqtt":
+	default:
+		return "", "", nil, fmt.Errorf("URI %q: unsupported scheme %q (want stomp, tcp, amqp or mqtt)", raw, u.Scheme)
+	}
+	if u.Host == "" || u.Port() == "" {
+		return "", "", nil, fmt.Errorf("URI %q: want scheme://host:port", raw)
+	}
+	if _, err := strconv.Atoi(u.Port()); err != nil {
+		return "", "", nil, fmt.Errorf("URI %q: bad port", raw)
+	}
+	return u.Scheme, u.Host, u.Query(), nil
+}
+
+// ByteSize is a byte count written as 64MiB, 512kb, 1GB or a plain number.
+type ByteSize int64
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = ByteSize(v)
+	return nil
+}
+
+// ParseByteSize parses sizes like ActiveMQ's ("64 mb", "1 gb") and IEC ones.
+func ParseByteSize(s string) (int64, error) {
+	t := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), " ", ""))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSuffix(t, u.suffix), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("bad size %q (want e.g. 64MiB)", s)
+	}
+	return n * mult, nil
+}
+
+// Duration is a time.Duration written as 1s, 500ms, or plain milliseconds
+// (ActiveMQ's attributes are milliseconds).
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if ms, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
+		*d = Duration(time.Duration(ms) * time.Millisecond)
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: bad duration %q (want e.g. 1s or milliseconds)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}

@@ -1,0 +1,274 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/lock"
+	"github.com/tethermq/tether/server/stomp"
+	"github.com/tethermq/tether/server/store"
+)
+
+// Role is a broker's place in a shared-store master/slave group.
+type Role string
+
+const (
+	RoleStarting Role = "starting"
+	RoleSlave    Role = "slave"
+	RoleMaster   Role = "master"
+	RoleStopped  Role = "stopped"
+)
+
+// protocolServer is what every connector (STOMP, AMQP, MQTT) provides.
+type protocolServer interface {
+	Serve(net.Listener) error
+	Close() error
+}
+
+// Server is a running reference broker.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+
+	mu     sync.Mutex
+	role   Role
+	locker *lock.FileLocker
+	st     store.Store
+	b      *broker.Broker
+	protos []protocolServer
+	addrs  map[string]string
+	admin  *http.Server
+	adminL net.Listener
+
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
+	fenced    chan struct{} // closed when the lock is lost
+	fenceErr  error
+	closeOnce sync.Once
+	serveWG   sync.WaitGroup
+}
+
+// Start runs a broker: it opens the admin port, takes the master lock on the
+// data directory (waiting as a slave, with no client port open, while
+// another broker holds it), recovers the store and opens every transport
+// connector. It returns once the broker serves, or with ctx's error if it
+// was still a slave when ctx ended.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, role: RoleStarting, addrs: map[string]string{}, fenced: make(chan struct{})}
+	if err := os.MkdirAll(cfg.DataDirectory, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if cfg.AdminAddress != "" {
+		if err := s.startAdmin(); err != nil {
+			return nil, err
+		}
+	}
+	locker, err := lock.NewFileLocker(lock.Options{
+		Dir: cfg.DataDirectory, KeepAlivePeriod: time.Duration(cfg.LockKeepAlivePeriod),
+		AcquireSleepInterval: time.Duration(cfg.LockAcquireSleepInterval), Logger: log,
+	})
+	if err != nil {
+		s.closeAdmin()
+		return nil, err
+	}
+	s.locker = locker
+	s.setRole(RoleSlave)
+	if err := locker.Acquire(ctx); err != nil {
+		s.setRole(RoleStopped)
+		s.closeAdmin()
+		_ = locker.Release()
+		return nil, fmt.Errorf("waiting for the master lock: %w", err)
+	}
+	if err := s.becomeMaster(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) becomeMaster() error {
+	cfg := s.cfg
+	st, err := store.OpenPebble(cfg.DataDirectory+"/journal", s.log)
+	if err != nil {
+		return err
+	}
+	b, err := broker.New(broker.Config{
+		Name: cfg.BrokerName, MemoryLimit: int64(cfg.MemoryLimit), MaxRedeliveries: cfg.MaxRedeliveries,
+		DupWindow: cfg.DuplicateWindow, ConsumersBeforeDispatchStarts: cfg.ConsumersBeforeDispatchStarts,
+		TimeBeforeDispatchStarts: time.Duration(cfg.TimeBeforeDispatchStarts), Logger: s.log,
+	}, st)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	s.mu.Lock()
+	s.st, s.b = st, b
+	s.mu.Unlock()
+
+	for _, tc := range cfg.TransportConnectors {
+		if err := s.openConnector(tc); err != nil {
+			return err
+		}
+	}
+	watchCtx, stop := context.WithCancel(context.Background())
+	s.stopWatch = stop
+	s.watchDone = make(chan struct{})
+	go func() {
+		defer close(s.watchDone)
+		_ = s.locker.Watch(watchCtx, s.onLockLost)
+	}()
+	s.setRole(RoleMaster)
+	s.log.Info("refbroker " + cfg.BrokerName + " started")
+	return nil
+}
+
+func (s *Server) openConnector(tc Connector) error {
+	scheme, addr, q, err := parseConnectorURI(tc.URI)
+	if err != nil {
+		return fmt.Errorf("connector %s: %w", tc.Name, err)
+	}
+	var p protocolServer
+	switch scheme {
+	case "stomp", "tcp":
+		o, err := stomp.ParseOptions(q)
+		if err != nil {
+			return fmt.Errorf("connector %s: %w", tc.Name, err)
+		}
+		o.Authenticate, o.Logger = s.authenticator(), s.log.With("connector", tc.Name)
+		p = stomp.New(s.b, o)
+	default:
+		var err error
+		if p, err = s.openExtraProtocol(scheme, tc, q); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		p.Close()
+		return fmt.Errorf("connector %s: listen %s: %w", tc.Name, addr, err)
+	}
+	s.mu.Lock()
+	s.protos = append(s.protos, p)
+	s.addrs[tc.Name] = ln.Addr().String()
+	s.mu.Unlock()
+	s.serveWG.Add(1)
+	go func() {
+		defer s.serveWG.Done()
+		if err := p.Serve(ln); err != nil {
+			s.log.Error("connector stopped", "connector", tc.Name, "err", err)
+		}
+	}()
+	s.log.Info("Listening for connections at: "+scheme+"://"+ln.Addr().String(), "connector", tc.Name)
+	return nil
+}
+
+func (s *Server) authenticator() func(user, pass string) error {
+	if len(s.cfg.Users) == 0 {
+		return nil
+	}
+	users := map[string]string{}
+	for _, u := range s.cfg.Users {
+		users[u.Username] = u.Password
+	}
+	return func(user, pass string) error {
+		if want, ok := users[user]; ok && want == pass {
+			return nil
+		}
+		return errors.New("bad credentials")
+	}
+}
+
+// onLockLost is fencing: another broker may now own the store, so stop
+// serving at once and close the store before it can be written again.
+func (s *Server) onLockLost(reason error) {
+	s.log.Error("master lock lost: stopping every connector and closing the store", "reason", reason)
+	s.fenceErr = reason
+	s.stopServing()
+	s.setRole(RoleStopped)
+	close(s.fenced)
+}
+
+// Fenced is closed when the broker stopped serving because it lost the lock.
+func (s *Server) Fenced() <-chan struct{} { return s.fenced }
+
+// FenceReason is why the broker was fenced (nil until Fenced is closed).
+func (s *Server) FenceReason() error { return s.fenceErr }
+
+func (s *Server) stopServing() {
+	s.mu.Lock()
+	protos := s.protos
+	s.protos = nil
+	b, st := s.b, s.st
+	s.b, s.st = nil, nil
+	s.mu.Unlock()
+	for _, p := range protos {
+		p.Close()
+	}
+	s.serveWG.Wait()
+	if b != nil {
+		b.Close()
+	}
+	if st != nil {
+		st.Close()
+	}
+}
+
+// Close stops the broker gracefully: connectors stop accepting, in-flight
+// store writes finish, the store closes and the lock is released.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		if s.stopWatch != nil {
+			s.stopWatch()
+			<-s.watchDone
+		}
+		s.stopServing()
+		if s.locker != nil {
+			_ = s.locker.Release()
+		}
+		s.setRole(RoleStopped)
+		s.closeAdmin()
+		s.log.Info("refbroker " + s.cfg.BrokerName + " stopped")
+	})
+	return nil
+}
+
+// Addr returns the listening address (host:port) of the named connector.
+func (s *Server) Addr(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addrs[name]
+}
+
+// Broker is the running broker core (nil once stopped).
+func (s *Server) Broker() *broker.Broker {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b
+}
+
+// Role says whether the broker is master, slave or stopped.
+func (s *Server) Role() Role {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.role
+}
+
+func (s *Server) setRole(r Role) {
+	s.mu.Lock()
+	s.role = r
+	s.mu.Unlock()
+}

@@ -1,0 +1,366 @@
+package stomp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-stomp/stomp/v3/frame"
+	"github.com/tethermq/tether/server/broker"
+)
+
+const serverName = "tether-refbroker/0.1"
+
+// conn is one client connection: the reader goroutine (serve) handles
+// frames in order; the writer goroutine owns the socket's write side.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	log *slog.Logger
+	fr  *frameReader
+
+	ctx    context.Context // cancelled when the connection ends
+	cancel context.CancelFunc
+
+	version  string
+	escape   bool
+	sess     *broker.Session
+	subs     map[string]*sub // reader goroutine only
+	readWait time.Duration   // client's heart-beat x grace; 0 = none promised
+
+	outMu   sync.Mutex
+	out     []outItem
+	outSig  chan struct{}
+	closing bool // an ERROR or DISCONNECT receipt is queued: write it, then stop
+	wdone   chan struct{}
+	sendHB  time.Duration
+
+	stopOnce sync.Once
+}
+
+type sub struct {
+	id      string
+	dest    string // as the client wrote it
+	ack     broker.AckMode
+	c       *broker.Consumer
+	holding bool // deliveries wait until the SUBSCRIBE receipt is queued
+	held    []outItem
+}
+
+type outItem struct {
+	f     *frame.Frame
+	d     *broker.Delivery
+	s     *sub
+	final bool // close the connection after writing this
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &conn{
+		srv: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()),
+		fr: newFrameReader(nc, s.opts.MaxFrameSize), ctx: ctx, cancel: cancel,
+		version: "1.0", subs: map[string]*sub{}, outSig: make(chan struct{}, 1),
+		wdone: make(chan struct{}),
+	}
+}
+
+// refuse answers a connection over the limit with an ERROR and closes it.
+func (c *conn) refuse(msg string) {
+	go c.writeLoop()
+	c.sendError(msg, "", nil)
+	c.finish()
+}
+
+// shutdown is Server.Close's way in: it unblocks the reader.
+func (c *conn) shutdown() {
+	c.cancel()
+	_ = c.nc.SetReadDeadline(time.Now())
+}
+
+func (c *conn) serve() {
+	go c.writeLoop()
+	err := c.readLoop()
+	if err != nil && !errors.Is(err, errDisconnect) {
+		c.log.Debug("stomp connection ended", "err", err)
+	}
+	c.finish()
+}
+
+// finish waits for the writer to flush what is queued (bounded by the
+// write timeout), then tears the connection down.
+func (c *conn) finish() {
+	c.outMu.Lock()
+	c.closing = true
+	c.outMu.Unlock()
+	c.signal()
+	select {
+	case <-c.wdone:
+	case <-time.After(c.srv.opts.WriteTimeout):
+	}
+	c.cancel()
+	c.nc.Close()
+	<-c.wdone
+	if c.sess != nil {
+		c.sess.Close()
+	}
+}
+
+var errDisconnect = errors.New("client disconnected")
+
+func (c *conn) readLoop() error {
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.ConnectTimeout))
+	var f *frame.Frame
+	var err error
+	for f == nil {
+		if f, err = c.fr.read(); err != nil {
+			c.protocolError(err, nil)
+			return err
+		}
+	}
+	if f.Command != frame.CONNECT && f.Command != frame.STOMP {
+		err := fmt.Errorf("expected CONNECT, got %s", f.Command)
+		c.sendError(err.Error(), "", f)
+		return err
+	}
+	if err := c.onConnect(f); err != nil {
+		c.sendError(err.Error(), "", f)
+		return err
+	}
+	for {
+		if c.readWait > 0 {
+			_ = c.nc.SetReadDeadline(time.Now().Add(c.readWait))
+		} else {
+			_ = c.nc.SetReadDeadline(time.Time{})
+		}
+		if c.ctx.Err() != nil {
+			return c.ctx.Err()
+		}
+		f, err := c.fr.read()
+		if err != nil {
+			c.protocolError(err, nil)
+			return err
+		}
+		if f == nil {
+			continue // heart-beat
+		}
+		_ = c.nc.SetReadDeadline(time.Time{}) // a send may wait for memory
+		if err := c.handle(f); err != nil {
+			if errors.Is(err, errDisconnect) {
+				return err
+			}
+			c.sendError(err.Error(), f.Header.Get(frame.Receipt), f)
+			return err
+		}
+	}
+}
+
+// protocolError reports a read failure that is the client's fault.
+func (c *conn) protocolError(err error, f *frame.Frame) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, errFrameTooLarge):
+		c.sendError(fmt.Sprintf("frame exceeds the maximum frame size (%d bytes)", c.srv.opts.MaxFrameSize), "", f)
+	case errors.Is(err, errBadFrame):
+		c.sendError(err.Error(), "", f)
+	case errors.As(err, &ne) && ne.Timeout() && c.ctx.Err() == nil:
+		c.log.Info("dropping silent STOMP client", "heartBeatWait", c.readWait)
+	}
+}
+
+func (c *conn) onConnect(f *frame.Frame) error {
+	c.version = negotiate(f.Header.Get(frame.AcceptVersion))
+	if c.version == "" {
+		return fmt.Errorf("supported protocol versions are 1.0,1.1,1.2 (client accepts %q)", f.Header.Get(frame.AcceptVersion))
+	}
+	c.escape = c.version != "1.0"
+	c.fr.escaping = c.escape
+	user := f.Header.Get(frame.Login)
+	if auth := c.srv.opts.Authenticate; auth != nil {
+		if err := auth(user, f.Header.Get(frame.Passcode)); err != nil {
+			c.log.Info("STOMP authentication failed", "user", user)
+			return fmt.Errorf("authentication failed for user %q", user)
+		}
+	}
+	cx, cy := time.Duration(0), time.Duration(0)
+	if hb := f.Header.Get(frame.HeartBeat); hb != "" && c.version != "1.0" {
+		var err error
+		if cx, cy, err = frame.ParseHeartBeat(hb); err != nil {
+			return fmt.Errorf("bad heart-beat header %q", hb)
+		}
+	}
+	// We send as often as the client wants to hear from us, and expect
+	// the client's beats within its own interval times the grace factor.
+	c.outMu.Lock()
+	c.sendHB = cy
+	c.outMu.Unlock()
+	if cx > 0 {
+		c.readWait = time.Duration(float64(cx) * c.srv.opts.HeartBeatGrace)
+	}
+	sess, err := c.srv.b.NewSession(broker.SessionOptions{
+		ClientID: f.Header.Get("client-id"), User: user, OnStolen: c.shutdown,
+	})
+	if err != nil {
+		return fmt.Errorf("cannot open session: %w", err)
+	}
+	c.sess = sess
+	resp := frame.New(frame.CONNECTED,
+		frame.Version, c.version,
+		frame.Server, serverName,
+		frame.Session, sess.ID(),
+		frame.HeartBeat, ms(cy)+","+ms(cx))
+	c.enqueue(outItem{f: resp})
+	c.signal()
+	return nil
+}
+
+func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+
+func negotiate(accept string) string {
+	if accept == "" {
+		return "1.0"
+	}
+	best := ""
+	for _, v := range strings.Split(accept, ",") {
+		switch v = strings.TrimSpace(v); v {
+		case "1.0", "1.1", "1.2":
+			if v > best {
+				best = v
+			}
+		}
+	}
+	return best
+}
+
+// sendError queues an ERROR frame (with the receipt-id of the frame that
+// caused it, when it asked for one) and marks the connection for closing.
+func (c *conn) sendError(msg, receipt string, cause *frame.Frame) {
+	f := frame.New(frame.ERROR, frame.Message, msg)
+	if receipt != "" {
+		f.Header.Add(frame.ReceiptId, receipt)
+	}
+	if cause != nil {
+		f.Body = []byte("The offending frame was " + cause.Command + "\n")
+	}
+	f.Header.Add(frame.ContentType, "text/plain")
+	c.enqueue(outItem{f: f, final: true})
+	c.signal()
+}
+
+func (c *conn) enqueue(it outItem) {
+	c.outMu.Lock()
+	if it.s != nil && it.s.holding {
+		it.s.held = append(it.s.held, it)
+		c.outMu.Unlock()
+		return
+	}
+	c.out = append(c.out, it)
+	if it.final {
+		c.closing = true
+	}
+	c.outMu.Unlock()
+}
+
+func (c *conn) signal() {
+	select {
+	case c.outSig <- struct{}{}:
+	default:
+	}
+}
+
+// deliver is the broker callback: it runs under the destination lock, so it
+// only queues.
+func (c *conn) deliverFunc(s *sub) func(*broker.Delivery) {
+	return func(d *broker.Delivery) {
+		c.enqueue(outItem{d: d, s: s})
+		c.signal()
+	}
+}
+
+func (c *conn) writeLoop() {
+	defer close(c.wdone)
+	var hb <-chan time.Time
+	var buf []byte
+	var batch []outItem
+	var autoAcks []*broker.Delivery
+	wroteSince := false
+	for {
+		c.outMu.Lock()
+		batch, c.out = c.out, batch[:0]
+		closing := c.closing
+		sendHB := c.sendHB
+		c.outMu.Unlock()
+		if hb == nil && sendHB > 0 {
+			// Negotiated by CONNECT after this loop started.
+			t := time.NewTicker(sendHB)
+			defer t.Stop()
+			hb = t.C
+		}
+		if len(batch) == 0 {
+			if closing {
+				return
+			}
+			select {
+			case <-c.outSig:
+			case <-hb:
+				if !wroteSince {
+					_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
+					if _, err := c.nc.Write([]byte{'\n'}); err != nil {
+						c.abort()
+						return
+					}
+				}
+				wroteSince = false
+			case <-c.ctx.Done():
+				return
+			}
+			continue
+		}
+		buf = buf[:0]
+		final := false
+		for i, it := range batch {
+			switch {
+			case it.f != nil:
+				buf = appendFrame(buf, it.f, c.escape)
+			case it.d != nil:
+				buf = c.appendMessage(buf, it.s, it.d)
+				if it.s.ack == broker.AckAuto {
+					autoAcks = append(autoAcks, it.d)
+				}
+			}
+			final = final || it.final
+			batch[i] = outItem{}
+			if final {
+				break
+			}
+		}
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
+		if _, err := c.nc.Write(buf); err != nil {
+			c.abort()
+			return
+		}
+		wroteSince = true
+		for i, d := range autoAcks {
+			d.Consumer.Ack(d.Message.ID, "", false, nil)
+			autoAcks[i] = nil
+		}
+		autoAcks = autoAcks[:0]
+		if final {
+			return
+		}
+		if cap(buf) > 1<<20 {
+			buf = nil // do not pin a huge buffer after one large message
+		}
+	}
+}
+
+// abort ends a connection whose socket failed under the writer.
+func (c *conn) abort() {
+	c.cancel()
+	_ = c.nc.SetReadDeadline(time.Now())
+}

@@ -1,0 +1,49 @@
+// Package store is the broker's persistence: an ordered key-value store with
+// atomic batches whose commit can be made durable (fsync) before it returns.
+//
+// It owns the bytes on disk and nothing else: key layout, message encoding and
+// the decision of what must be durable belong to the broker. Keeping the
+// interface this thin lets a second backend (PostgreSQL, for database-lease
+// master/slave) slot in without touching the broker.
+//
+// Invariants:
+//   - A Batch is applied atomically: after a crash either every Set/Delete of
+//     a committed batch is visible or none is.
+//   - Commit(true) returns only after the batch is on stable storage; many
+//     concurrent synced commits share one fsync (pebble's commit pipeline
+//     groups them), so one slow fsync does not serialise every caller.
+//   - Commit(false) batches are ordered with synced ones: a later synced
+//     commit makes every earlier unsynced one durable too.
+package store
+
+import "errors"
+
+// ErrNotFound is returned by Get for a missing key.
+var ErrNotFound = errors.New("store: key not found")
+
+// ErrClosed is returned by every call after Close.
+var ErrClosed = errors.New("store: closed")
+
+// Store is an ordered key-value store with atomic, optionally durable batches.
+type Store interface {
+	// NewBatch starts an empty write batch.
+	NewBatch() Batch
+	// Get returns a copy of the value stored under key, or ErrNotFound.
+	Get(key []byte) ([]byte, error)
+	// Scan calls fn for every key with the given prefix, in ascending key
+	// order. key and value are only valid during the call.
+	Scan(prefix []byte, fn func(key, value []byte) error) error
+	// Close flushes and releases the store. It is safe to call twice.
+	Close() error
+}
+
+// Batch collects writes to apply atomically.
+type Batch interface {
+	Set(key, value []byte)
+	Delete(key []byte)
+	// Len is the number of operations in the batch.
+	Len() int
+	// Commit applies the batch; with sync it is durable when Commit returns.
+	// A batch must not be reused after Commit.
+	Commit(sync bool) error
+}
