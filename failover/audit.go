@@ -41,7 +41,4 @@ func (a *audit) contains(id string) bool {
 	return ok
 }
 
-// forget drops id; the ring slot is reused when it comes round.
-func (a *audit) forget(id string) { delete(a.ids, id) }
-
 func (a *audit) len() int { return len(a.ids) }

@@ -170,6 +170,16 @@ func (c *Conn) broadcast() {
 // waiting while the Conn is disconnected, at most until ctx ends or the
 // failover timeout passes.
 func (c *Conn) nextLive(ctx context.Context, after *generation) (*generation, error) {
+	return c.waitLive(ctx, after, c.opts.Timeout)
+}
+
+// awaitLive waits for a published generation with no failover timeout; the
+// engine's own goroutines use it.
+func (c *Conn) awaitLive(ctx context.Context) (*generation, error) {
+	return c.waitLive(ctx, nil, 0)
+}
+
+func (c *Conn) waitLive(ctx context.Context, after *generation, limit time.Duration) (*generation, error) {
 	var timeout <-chan time.Time
 	for {
 		c.mu.Lock()
@@ -183,15 +193,15 @@ func (c *Conn) nextLive(ctx context.Context, after *generation) (*generation, er
 		case g != nil && g != after:
 			return g, nil
 		}
-		if timeout == nil && c.opts.Timeout > 0 {
-			t := c.clock.NewTimer(c.opts.Timeout)
+		if timeout == nil && limit > 0 {
+			t := c.clock.NewTimer(limit)
 			defer t.Stop()
 			timeout = t.C()
 		}
 		select {
 		case <-changed:
 		case <-timeout:
-			return nil, fmt.Errorf("%w: failover timeout of %d ms reached", ErrTimeout, c.opts.Timeout.Milliseconds())
+			return nil, fmt.Errorf("%w: failover timeout of %d ms reached", ErrTimeout, limit.Milliseconds())
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: %w", ErrDisconnected, ctx.Err())
 		}

@@ -56,6 +56,9 @@ func (c *connector) connect(ctx context.Context, startup bool, lost *url.URL) (s
 		}
 	}
 	for attempt := 1; ; attempt++ {
+		if sb := c.standby.take(); sb != nil {
+			return sb.sess, sb.uri, nil // a priority probe that answered meanwhile
+		}
 		sess, uri, err := c.pass(ctx, startup, lost)
 		if err == nil {
 			c.backoff.Reset()

@@ -2,6 +2,7 @@ package stomp
 
 import (
 	"errors"
+	"log/slog"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,6 +12,9 @@ import (
 )
 
 func (c *conn) handle(f *frame.Frame) error {
+	if c.log.Enabled(c.ctx, slog.LevelDebug) {
+		c.log.Debug("stomp frame", "command", f.Command, "headers", f.Header.Len())
+	}
 	switch f.Command {
 	case frame.SEND:
 		return c.onSend(f)
@@ -46,15 +50,19 @@ func (c *conn) handle(f *frame.Frame) error {
 		}
 		c.receipt(f, nil)
 	case frame.DISCONNECT:
-		receipt := f.Header.Get(frame.Receipt)
-		c.sess.Flush(func(error) {
-			if receipt != "" {
-				c.enqueue(outItem{f: frame.New(frame.RECEIPT, frame.ReceiptId, receipt), final: true})
-			} else {
-				c.enqueue(outItem{final: true})
-			}
+		// Everything the client sent before DISCONNECT completes first, so
+		// the receipt promises that all of it was processed.
+		flushed := make(chan struct{})
+		c.sess.Flush(func(error) { close(flushed) })
+		select {
+		case <-flushed:
+		case <-c.ctx.Done():
+			return errDisconnect
+		}
+		if receipt := f.Header.Get(frame.Receipt); receipt != "" {
+			c.enqueue(outItem{f: frame.New(frame.RECEIPT, frame.ReceiptId, receipt), final: true})
 			c.signal()
-		})
+		}
 		return errDisconnect
 	case frame.CONNECT, frame.STOMP:
 		return errors.New("already connected")

@@ -20,6 +20,8 @@ type testBroker struct {
 	b    *broker.Broker
 	srv  *Server
 	addr string
+
+	login, passcode string // used by dial
 }
 
 func quietLogger() *slog.Logger {
@@ -69,7 +71,10 @@ func (tb *testBroker) stop() {
 
 func (tb *testBroker) dial(opts ...func(*gostomp.Conn) error) *gostomp.Conn {
 	tb.t.Helper()
-	opts = append([]func(*gostomp.Conn) error{gostomp.ConnOpt.HeartBeat(0, 0)}, opts...)
+	opts = append([]func(*gostomp.Conn) error{gostomp.ConnOpt.HeartBeat(0, 0), gostomp.ConnOpt.Logger(nopLogger{})}, opts...)
+	if tb.login != "" {
+		opts = append(opts, gostomp.ConnOpt.Login(tb.login, tb.passcode))
+	}
 	c, err := gostomp.Dial("tcp", tb.addr, opts...)
 	if err != nil {
 		tb.t.Fatal(err)
@@ -77,6 +82,17 @@ func (tb *testBroker) dial(opts ...func(*gostomp.Conn) error) *gostomp.Conn {
 	tb.t.Cleanup(func() { c.MustDisconnect() })
 	return c
 }
+
+type nopLogger struct{}
+
+func (nopLogger) Debugf(string, ...interface{})   {}
+func (nopLogger) Debug(string)                    {}
+func (nopLogger) Infof(string, ...interface{})    {}
+func (nopLogger) Info(string)                     {}
+func (nopLogger) Warningf(string, ...interface{}) {}
+func (nopLogger) Warning(string)                  {}
+func (nopLogger) Errorf(string, ...interface{})   {}
+func (nopLogger) Error(string)                    {}
 
 // recv waits for one message with a deadline.
 func recv(t testing.TB, s *gostomp.Subscription) *gostomp.Message {

@@ -1,0 +1,202 @@
+package stomp
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-stomp/stomp/v3/frame"
+	"github.com/tethermq/tether/failover/session"
+)
+
+// ActiveMQ's STOMP header names.
+const (
+	hdrPersistent    = "persistent"
+	hdrPriority      = "priority"
+	hdrExpires       = "expires"
+	hdrRedelivered   = "redelivered"
+	hdrGroupID       = "JMSXGroupID"
+	hdrGroupSeq      = "JMSXGroupSeq"
+	hdrGroupFirst    = "JMSXGroupFirstForConsumer"
+	hdrDeliveryCount = "JMSXDeliveryCount"
+	hdrCorrelationID = "correlation-id"
+	hdrReplyTo       = "reply-to"
+	hdrDuplicateID   = "_AMQ_DUPL_ID"
+	hdrPrefetch      = "activemq.prefetchSize"
+	hdrExclusive     = "activemq.exclusive"
+	hdrConsumerPrio  = "activemq.priority"
+	hdrDurableName   = "activemq.subscriptionName"
+	hdrSelector      = "selector"
+)
+
+// Reserved lists the SEND headers this adapter sets itself; an application
+// header with one of these names would be ambiguous, so the client refuses it.
+var Reserved = []string{
+	frame.Destination, frame.ContentLength, frame.Receipt, frame.Transaction,
+	frame.MessageId, frame.Subscription, frame.Ack, hdrPersistent, hdrPriority,
+	hdrExpires, hdrGroupID, hdrGroupSeq, hdrCorrelationID, hdrReplyTo, hdrDuplicateID,
+}
+
+// ackToken is what ACK and NACK need from a MESSAGE.
+type ackToken struct{ ack string }
+
+// wireDestination maps queue://X to /queue/X and topic://X to /topic/X.
+func wireDestination(d session.Destination) string {
+	if d.Kind == session.Topic {
+		return "/topic/" + d.Name
+	}
+	return "/queue/" + d.Name
+}
+
+// parseWireDestination is the inverse; any other form is kept whole as a
+// queue name so that nothing is lost.
+func parseWireDestination(s string) session.Destination {
+	if name, ok := strings.CutPrefix(s, "/topic/"); ok {
+		return session.Destination{Kind: session.Topic, Name: name}
+	}
+	if name, ok := strings.CutPrefix(s, "/queue/"); ok {
+		return session.Destination{Kind: session.Queue, Name: name}
+	}
+	return session.Destination{Kind: session.Queue, Name: s}
+}
+
+// sendFrame maps an Outgoing to SEND. Standard headers come first: STOMP
+// keeps the first of repeated headers.
+func sendFrame(m *session.Outgoing) *frame.Frame {
+	f := frame.New(frame.SEND,
+		frame.Destination, wireDestination(m.Destination),
+		frame.ContentLength, strconv.Itoa(len(m.Body)),
+	)
+	h := f.Header
+	if m.Tx != "" {
+		h.Add(frame.Transaction, m.Tx)
+	}
+	if m.Persistent {
+		h.Add(hdrPersistent, "true")
+	}
+	if m.Priority >= 0 {
+		h.Add(hdrPriority, strconv.Itoa(m.Priority))
+	}
+	if !m.Expires.IsZero() {
+		h.Add(hdrExpires, strconv.FormatInt(m.Expires.UnixMilli(), 10))
+	}
+	if m.GroupID != "" {
+		h.Add(hdrGroupID, m.GroupID)
+	}
+	if m.GroupSeq != 0 {
+		h.Add(hdrGroupSeq, strconv.Itoa(m.GroupSeq))
+	}
+	if m.CorrelationID != "" {
+		h.Add(hdrCorrelationID, m.CorrelationID)
+	}
+	if m.ReplyTo != nil {
+		h.Add(hdrReplyTo, wireDestination(*m.ReplyTo))
+	}
+	if m.DuplicateID != "" {
+		h.Add(hdrDuplicateID, m.DuplicateID)
+	}
+	for k, v := range m.Headers {
+		h.Add(k, v)
+	}
+	f.Body = m.Body
+	return f
+}
+
+func subscribeFrame(spec session.SubscribeSpec) *frame.Frame {
+	f := frame.New(frame.SUBSCRIBE,
+		frame.Id, spec.ID,
+		frame.Destination, wireDestination(spec.Destination),
+		frame.Ack, ackHeader(spec.Ack),
+	)
+	h := f.Header
+	if spec.Prefetch > 0 {
+		h.Add(hdrPrefetch, strconv.Itoa(spec.Prefetch))
+	}
+	if spec.Selector != "" {
+		h.Add(hdrSelector, spec.Selector)
+	}
+	if spec.Exclusive {
+		h.Add(hdrExclusive, "true")
+	}
+	if spec.Priority >= 0 {
+		h.Add(hdrConsumerPrio, strconv.Itoa(spec.Priority))
+	}
+	if spec.Durable != "" {
+		h.Add(hdrDurableName, spec.Durable)
+	}
+	return f
+}
+
+func ackHeader(m session.AckMode) string {
+	switch m {
+	case session.AckClient:
+		return frame.AckClient
+	case session.AckIndividual:
+		return frame.AckClientIndividual
+	default:
+		return frame.AckAuto
+	}
+}
+
+// toDelivery maps a MESSAGE frame. Every header is kept in Headers (the
+// first of repeated ones, as STOMP says); the standard ones are also decoded
+// into their fields.
+func toDelivery(f *frame.Frame, version string) *session.Delivery {
+	h := f.Header
+	d := &session.Delivery{
+		SubscriptionID: h.Get(frame.Subscription),
+		MessageID:      h.Get(frame.MessageId),
+		Destination:    parseWireDestination(h.Get(frame.Destination)),
+		Body:           f.Body,
+		Headers:        make(map[string]string, h.Len()),
+		Priority:       -1,
+	}
+	for i := 0; i < h.Len(); i++ {
+		k, v := h.GetAt(i)
+		if _, seen := d.Headers[k]; seen {
+			continue
+		}
+		d.Headers[k] = v
+		switch k {
+		case hdrRedelivered:
+			d.Redelivered = v == "true"
+		case hdrPersistent:
+			d.Persistent = v == "true"
+		case hdrPriority:
+			d.Priority = atoiOr(v, -1)
+		case hdrExpires:
+			if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
+				d.Expires = time.UnixMilli(ms)
+			}
+		case hdrGroupID:
+			d.GroupID = v
+		case hdrGroupSeq:
+			d.GroupSeq = atoiOr(v, 0)
+		case hdrGroupFirst:
+			d.FirstForConsumer = v == "true"
+		case hdrDeliveryCount:
+			d.DeliveryCount = atoiOr(v, 0)
+		case hdrCorrelationID:
+			d.CorrelationID = v
+		case hdrReplyTo:
+			rt := parseWireDestination(v)
+			d.ReplyTo = &rt
+		case hdrDuplicateID:
+			d.DuplicateID = v
+		}
+	}
+	ack := d.Headers[frame.Ack]
+	if version != "1.2" || ack == "" {
+		ack = d.MessageID
+	}
+	d.Token = ackToken{ack: ack}
+	return d
+}
+
+func atoiOr(s string, def int) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return def
+	}
+	return n
+}

@@ -1,0 +1,67 @@
+// Package mqtt is the reference broker's MQTT 3.1.1 (and 3.1) connector: it
+// accepts MQTT clients and maps their packets onto broker.Session calls,
+// following ActiveMQ's MQTT conventions so that MQTT, STOMP and AMQP clients
+// see each other's messages.
+//
+// It owns the MQTT side of a connection: the wire (through paho's packets
+// codec, wrapped here with size limits and strict decoding), CONNECT with
+// authentication, clean and persistent sessions, wills, keep-alive, packet
+// identifiers and the QoS 1 and 2 handshakes in both directions, and retained
+// messages. It never touches the store directly: everything it persists goes
+// through the broker (messages, durable subscriptions, and two internal
+// queues, see below), so it survives a restart or a master change exactly as
+// the broker's own state does.
+//
+// # Mapping
+//
+//   - Topic a/b/c is broker topic a.b.c; '+' is '*', '#' is '>', and a '.'
+//     inside an MQTT level becomes '/' (ActiveMQ swaps the two separators, so
+//     the mapping is a bijection). MQTT names containing '*' or '>' have no
+//     broker form and are refused.
+//   - A PUBLISH becomes a topic message with priority 4; QoS 1 and 2 are
+//     persistent, QoS 0 is not. Its QoS travels in the ActiveMQ.MQTT.QoS
+//     header.
+//   - Outbound QoS is min(publish QoS, subscription QoS). A message from
+//     another protocol (no ActiveMQ.MQTT.QoS header) goes out at the
+//     subscription QoS capped at 1 when persistent and at 0 when not: a
+//     STOMP or AMQP sender never asked for exactly-once, and a non-persistent
+//     message has no durable copy to redeliver. (ActiveMQ's code does the
+//     opposite, which looks like a bug; we do not copy it.)
+//   - cleanSession=false: a subscription at QoS 1 or 2 is a durable topic
+//     subscription of the client id, named "mqtt:" + the topic filter. The
+//     QoS is deliberately not part of the name (ActiveMQ uses "<QoS>:<filter>"):
+//     re-subscribing at another QoS then resumes the same durable instead of
+//     dropping its backlog. QoS 0 subscriptions are not durable, as in
+//     ActiveMQ, but they are part of the session and restored on reconnect.
+//
+// # Persistence through the broker
+//
+// Two internal queues hold the connector's own state as ordinary persistent
+// messages, read back by one exclusive consumer that keeps every message in
+// flight (see table.go):
+//
+//   - ActiveMQ.MQTT.Retained: the retained message of each topic;
+//   - ActiveMQ.MQTT.Sessions: the subscriptions of each persistent session,
+//     which is how they are restored after a reconnect or a broker restart.
+//
+// # Invariants
+//
+//   - A PUBACK or PUBREC is written only after the broker reported the message
+//     stored (or routed, for topics without durable subscribers); if the
+//     store failed the connection is closed instead, so the client re-sends.
+//   - Acknowledgements of inbound packets (PUBACK, PUBREC, PUBCOMP) leave in
+//     the order their packets arrived (MQTT 3.1.1 section 4.6).
+//   - A QoS 2 PUBLISH retransmitted before its PUBREL is routed once: packet
+//     ids awaiting PUBREL are remembered per client id, across reconnects of
+//     a persistent session (not across a broker restart).
+//   - A message is acknowledged to the broker only once the client has it:
+//     after the socket write for QoS 0, at PUBACK for QoS 1, at PUBREC for
+//     QoS 2. Anything unacknowledged when the connection ends is redelivered.
+//   - Each connection has exactly two goroutines, a reader (which also runs
+//     the handshake and the teardown) and a writer; broker callbacks only
+//     append to the writer's queue, never block and never call the broker.
+//   - Every read has a deadline: the CONNECT timeout, then 1.5 x the
+//     keep-alive. A client that asks for keep-alive 0 gets
+//     Options.DefaultKeepAlive, and with that also 0 only the TCP keep-alive
+//     (30 s probes) detects a dead peer.
+package mqtt
