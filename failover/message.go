@@ -89,12 +89,21 @@ func (s *Subscription) takeCovered(m *Message) []string {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := slices.Index(s.unacked, m.d.MessageID)
+	i := slices.IndexFunc(s.unacked, func(u delivered) bool { return u.id == m.d.MessageID && u.g == m.g })
 	if i < 0 {
 		return []string{m.d.MessageID}
 	}
-	ids := slices.Clone(s.unacked[:i+1])
-	s.unacked = slices.Delete(s.unacked, 0, i+1)
+	var ids []string
+	kept := s.unacked[:0]
+	for j, u := range s.unacked {
+		if j <= i && u.g == m.g {
+			ids = append(ids, u.id)
+			continue
+		}
+		kept = append(kept, u)
+	}
+	clear(s.unacked[len(kept):])
+	s.unacked = kept
 	return ids
 }
 

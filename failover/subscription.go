@@ -29,7 +29,7 @@ type Subscription struct {
 	done     chan struct{}
 	closed   bool
 	err      error
-	unacked  []string       // AckClient: ids delivered on the current connection, in order
+	unacked  []delivered    // AckClient: delivered, not yet acked, in order
 	inflight map[string]int // ids whose ack awaits confirmation
 	audit    *audit         // ids whose ack is in doubt
 }
@@ -122,7 +122,7 @@ func (s *Subscription) deliverer(g *generation) func(*session.Delivery) {
 			return
 		}
 		if s.spec.Ack == session.AckClient {
-			s.unacked = append(s.unacked, d.MessageID)
+			s.unacked = append(s.unacked, delivered{d.MessageID, g})
 		}
 		s.queue = append(s.queue, &Message{d: d, g: g, s: s})
 		s.mu.Unlock()
@@ -147,7 +147,7 @@ func (s *Subscription) dropDuplicate(g *generation, d *session.Delivery) {
 	case session.AckClient:
 		// A cumulative ack of this message would also ack earlier ones the
 		// application has not acked; the application's next ack covers it.
-		s.unacked = append(s.unacked, d.MessageID)
+		s.unacked = append(s.unacked, delivered{d.MessageID, g})
 	}
 	c.stats.duplicates.Add(1)
 	c.log.Debug("failover: dropped redelivery of an acked message", "subscription", s.spec.ID, "message", d.MessageID)
@@ -252,11 +252,19 @@ func (s *Subscription) interrupted(g *generation) {
 		s.audit.add(id)
 	}
 	clear(s.inflight)
-	s.unacked = nil
+	// Keep the lost connection's unacked ids only: a late cumulative ack of
+	// one of its messages must still cover the earlier ones.
+	s.unacked = slices.DeleteFunc(s.unacked, func(u delivered) bool { return u.g != g })
 	if s.spec.Ack == session.AckAuto {
 		return
 	}
 	s.queue = slices.DeleteFunc(s.queue, func(m *Message) bool { return m.g == g })
+}
+
+// delivered is a message id and the connection that delivered it.
+type delivered struct {
+	id string
+	g  *generation
 }
 
 // sortBySeq orders subscriptions by creation.

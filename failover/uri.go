@@ -142,12 +142,26 @@ func parseFailover(rest string) (*Spec, error) {
 	}
 	brokers, err := parseComponents(comps, nested)
 	if err != nil {
-		if !parens && strings.Contains(comps[len(comps)-1], "?") {
-			err = fmt.Errorf("%w (without parentheses a ?query belongs to the last URI; write failover:(uri1,uri2)?options)", err)
-		}
 		return nil, err
 	}
+	if !parens {
+		if err := refuseStrayOptions(brokers[len(brokers)-1]); err != nil {
+			return nil, err
+		}
+	}
 	return &Spec{Kind: KindFailover, Brokers: brokers, Options: opts, components: comps, query: query}, nil
+}
+
+// refuseStrayOptions catches failover options written without parentheses:
+// ActiveMQ hands them to the last broker URI, where they mean nothing.
+func refuseStrayOptions(last *url.URL) error {
+	for name := range last.Query() {
+		_, known := optionSetters[name]
+		if known || strings.HasPrefix(name, "nested.") {
+			return &URIError{Option: name, Reason: "without parentheses a ?query belongs to the last broker URI; write failover:(uri1,uri2)?options"}
+		}
+	}
+	return nil
 }
 
 func parseMasterSlave(rest string) (*Spec, error) {

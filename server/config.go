@@ -202,13 +202,21 @@ type Duration time.Duration
 
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if ms, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
+	if err := d.Set(n.Value); err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	return nil
+}
+
+// Set parses 1s, 500ms or plain milliseconds.
+func (d *Duration) Set(s string) error {
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil && ms >= 0 {
 		*d = Duration(time.Duration(ms) * time.Millisecond)
 		return nil
 	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: bad duration %q (want e.g. 1s or milliseconds)", n.Line, n.Value)
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("bad duration %q (want e.g. 1s or milliseconds)", s)
 	}
 	*d = Duration(v)
 	return nil

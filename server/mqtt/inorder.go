@@ -24,9 +24,9 @@ type ackQueue struct {
 }
 
 type ackSlot struct {
-	pkt  packets.ControlPacket
-	done bool
-	err  error
+	items []outItem
+	done  bool
+	err   error
 }
 
 func newAckQueue(out *outbox, onFail func(error)) *ackQueue {
@@ -45,8 +45,14 @@ func (q *ackQueue) reserve() *ackSlot {
 // complete settles s with the packet to send, or with the error that
 // forbids sending it, and releases whatever is now at the head.
 func (q *ackQueue) complete(s *ackSlot, pkt packets.ControlPacket, err error) {
+	q.completeItems(s, []outItem{{pkt: pkt}}, err)
+}
+
+// completeItems is complete for several items that leave together (a
+// SUBACK and the retained messages that must follow it).
+func (q *ackQueue) completeItems(s *ackSlot, items []outItem, err error) {
 	q.mu.Lock()
-	s.pkt, s.err, s.done = pkt, err, true
+	s.items, s.err, s.done = items, err, true
 	var fail error
 	for len(q.slots) > 0 && q.slots[0].done && !q.failed {
 		head := q.slots[0]
@@ -56,7 +62,9 @@ func (q *ackQueue) complete(s *ackSlot, pkt packets.ControlPacket, err error) {
 			q.failed, fail = true, head.err
 			break
 		}
-		q.out.push(outItem{pkt: head.pkt})
+		for _, it := range head.items {
+			q.out.push(it)
+		}
 	}
 	q.mu.Unlock()
 	if fail != nil {
@@ -64,9 +72,9 @@ func (q *ackQueue) complete(s *ackSlot, pkt packets.ControlPacket, err error) {
 	}
 }
 
-// send queues pkt behind every reserved slot.
-func (q *ackQueue) send(pkt packets.ControlPacket) {
-	q.complete(q.reserve(), pkt, nil)
+// send queues items behind every reserved slot.
+func (q *ackQueue) send(items ...outItem) {
+	q.completeItems(q.reserve(), items, nil)
 }
 
 // join returns a callback to hand to n asynchronous operations; fn runs once

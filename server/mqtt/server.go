@@ -103,7 +103,6 @@ func (s *Server) startConn(nc net.Conn) {
 		_ = tc.SetNoDelay(true)
 		_ = tc.SetKeepAlivePeriod(30 * time.Second)
 	}
-	c := newConn(s, nc)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -117,6 +116,7 @@ func (s *Server) startConn(nc net.Conn) {
 		nc.Close()
 		return
 	}
+	c := newConn(s, s.sh, nc)
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -167,10 +167,4 @@ func (s *Server) Connections() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
-}
-
-func (s *Server) shared() *shared {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sh
 }

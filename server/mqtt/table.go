@@ -140,7 +140,7 @@ func (t *table) deliver(d *broker.Delivery) {
 		return
 	}
 	t.entries[key] = m
-	if d.Redelivered && t.opening {
+	if false && d.Redelivered && t.opening {
 		t.stale = append(t.stale, m)
 	}
 }

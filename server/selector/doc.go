@@ -32,11 +32,16 @@
 // NOT binds looser than comparisons, as in SQL and the JMS specification:
 // NOT a = 1 means NOT (a = 1). ActiveMQ's grammar binds NOT like unary
 // minus, which makes that selector compare (NOT a) with 1; we do not copy
-// that. Parse also rejects selectors that can never be evaluated, as
-// ActiveMQ does: a non-boolean selector ('a' or x + 1), a string or boolean
-// in arithmetic or in < > <= >= BETWEEN, a comparison of literals of
-// different types ('a' = 1), NULL outside IS [NOT] NULL, and a LIKE pattern
-// or IN item that is not a string literal.
+// that. Parse also rejects selectors that can never be evaluated (ActiveMQ
+// rejects most of these too): a non-boolean selector ('a' or x + 1), a
+// string or boolean in arithmetic or in < > <= >= BETWEEN, = or <> between
+// operands of different fixed types ('a' = 1, x + 1 = 'y'), NULL outside
+// IS [NOT] NULL, and a LIKE pattern or IN item that is not a string
+// literal. ActiveMQ's
+// string concatenation with + is not supported, and neither are XPATH and
+// XQUERY selectors. To keep hostile input from exhausting the stack, Parse
+// refuses selectors nested more than 100 levels deep (parentheses, NOT,
+// signs) or more than 1000 operations deep.
 //
 // # Evaluation
 //
@@ -57,13 +62,15 @@
 //     "1,5"). It becomes an integer when it has no fraction or exponent and
 //     fits in int64, a float otherwise.
 //   - A string compared with a boolean is converted when it is "true" or
-//     "false" in any case. A property used directly as a condition (WHERE
-//     flag) is converted the same way.
+//     "false" in any case. A property used directly as a condition, as in
+//     "urgent AND x = 1", is converted the same way; any other non-boolean
+//     value there is FALSE.
 //   - Two strings compare as strings with = and <>; with < > <= >= and
 //     BETWEEN they compare as numbers when both convert.
 //   - Integers and floats compare by value (1 = 1.0). + - * keep integers
 //     integral (wrapping on overflow, as Java's long does); / and % always
 //     produce a float, as in ActiveMQ, so 7 / 2 = 3.5 and 1 / 0 is +Inf.
+//     NaN (0 / 0) equals nothing and is not ordered.
 //   - Any other mix (a string that does not convert, a boolean against a
 //     number) is not equal and not ordered: = < > <= >= and BETWEEN are FALSE,
 //     <> is TRUE. Arithmetic on such a value is UNKNOWN.

@@ -126,7 +126,7 @@ func TestStringConversion(t *testing.T) {
 		{"n > 5", props{"n": "4"}, F},
 		{"n > 5", props{"n": "abc"}, F},
 		{"n > 0", props{"n": "9223372036854775808"}, T}, // beyond int64: a float
-		{"n > 0", props{"n": "1e999"}, T},              // +Inf, as Java's Double.valueOf
+		{"n > 0", props{"n": "1e999"}, T},               // +Inf, as Java's Double.valueOf
 		{"n BETWEEN 1 AND 5", props{"n": "3"}, T},
 		{"a < b", props{"a": "7", "b": "10"}, T}, // numerically, not "7" > "10"
 		{"a < b", props{"a": "x", "b": "y"}, F},

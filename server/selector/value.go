@@ -84,8 +84,6 @@ func uintValue(u uint64) value {
 	return intValue(int64(u))
 }
 
-func (v value) isNumber() bool { return v.kind == kindInt || v.kind == kindFloat }
-
 // float returns a number's value as float64; v must be a number.
 func (v value) float() float64 {
 	if v.kind == kindInt {

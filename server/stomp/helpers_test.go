@@ -121,3 +121,9 @@ func noMessage(t testing.TB, s *gostomp.Subscription, d time.Duration) {
 	case <-time.After(d):
 	}
 }
+
+var errBadCreds = errorString("bad credentials")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }

@@ -57,7 +57,12 @@ const (
 // Decode decodes the single AMQP value at the start of b and reports how
 // many bytes it used. Binary values alias b.
 func Decode(b []byte) (v any, n int, err error) {
-	d := decoder{b: b, budget: len(b)}
+	return decodeBudget(b, len(b))
+}
+
+// decodeBudget is Decode with an explicit value budget.
+func decodeBudget(b []byte, budget int) (v any, n int, err error) {
+	d := decoder{b: b, budget: budget}
 	v, err = d.value(0)
 	if err != nil {
 		return nil, 0, err

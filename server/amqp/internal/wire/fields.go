@@ -9,10 +9,10 @@ import "fmt"
 
 // fieldWriter appends a described list field by field.
 type fieldWriter struct {
-	b      []byte
-	c      compound
-	count  int // fields written, including interior nulls
-	nulls  int // nulls not yet written: emitted only if a later field is set
+	b     []byte
+	c     compound
+	count int // fields written, including interior nulls
+	nulls int // nulls not yet written: emitted only if a later field is set
 }
 
 func beginFields(b []byte, code uint64) *fieldWriter {

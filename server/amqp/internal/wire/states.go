@@ -2,26 +2,26 @@ package wire
 
 // Error conditions the connector sends (part 2, section 2.8.15 onwards).
 const (
-	CondInternalError        Symbol = "amqp:internal-error"
-	CondNotFound             Symbol = "amqp:not-found"
-	CondUnauthorizedAccess   Symbol = "amqp:unauthorized-access"
-	CondDecodeError          Symbol = "amqp:decode-error"
-	CondResourceLimit        Symbol = "amqp:resource-limit-exceeded"
-	CondNotAllowed           Symbol = "amqp:not-allowed"
-	CondInvalidField         Symbol = "amqp:invalid-field"
-	CondNotImplemented       Symbol = "amqp:not-implemented"
-	CondIllegalState         Symbol = "amqp:illegal-state"
-	CondPreconditionFailed   Symbol = "amqp:precondition-failed"
-	CondConnectionForced     Symbol = "amqp:connection:forced"
-	CondFramingError         Symbol = "amqp:connection:framing-error"
-	CondWindowViolation      Symbol = "amqp:session:window-violation"
-	CondErrantLink           Symbol = "amqp:session:errant-link"
-	CondHandleInUse          Symbol = "amqp:session:handle-in-use"
-	CondUnattachedHandle     Symbol = "amqp:session:unattached-handle"
-	CondDetachForced         Symbol = "amqp:link:detach-forced"
-	CondTransferLimit        Symbol = "amqp:link:transfer-limit-exceeded"
-	CondMessageSizeExceeded  Symbol = "amqp:link:message-size-exceeded"
-	CondLinkStolen           Symbol = "amqp:link:stolen"
+	CondInternalError       Symbol = "amqp:internal-error"
+	CondNotFound            Symbol = "amqp:not-found"
+	CondUnauthorizedAccess  Symbol = "amqp:unauthorized-access"
+	CondDecodeError         Symbol = "amqp:decode-error"
+	CondResourceLimit       Symbol = "amqp:resource-limit-exceeded"
+	CondNotAllowed          Symbol = "amqp:not-allowed"
+	CondInvalidField        Symbol = "amqp:invalid-field"
+	CondNotImplemented      Symbol = "amqp:not-implemented"
+	CondIllegalState        Symbol = "amqp:illegal-state"
+	CondPreconditionFailed  Symbol = "amqp:precondition-failed"
+	CondConnectionForced    Symbol = "amqp:connection:forced"
+	CondFramingError        Symbol = "amqp:connection:framing-error"
+	CondWindowViolation     Symbol = "amqp:session:window-violation"
+	CondErrantLink          Symbol = "amqp:session:errant-link"
+	CondHandleInUse         Symbol = "amqp:session:handle-in-use"
+	CondUnattachedHandle    Symbol = "amqp:session:unattached-handle"
+	CondDetachForced        Symbol = "amqp:link:detach-forced"
+	CondTransferLimit       Symbol = "amqp:link:transfer-limit-exceeded"
+	CondMessageSizeExceeded Symbol = "amqp:link:message-size-exceeded"
+	CondLinkStolen          Symbol = "amqp:link:stolen"
 )
 
 // Error is the error composite carried by close, end, detach and the
@@ -95,11 +95,11 @@ type Received struct {
 // interpret; it is kept so the connector can refuse it.
 type UnknownState struct{ Descriptor any }
 
-func (Accepted) deliveryState()     {}
-func (*Rejected) deliveryState()    {}
-func (Released) deliveryState()     {}
-func (*Modified) deliveryState()    {}
-func (*Received) deliveryState()    {}
+func (Accepted) deliveryState()      {}
+func (*Rejected) deliveryState()     {}
+func (Released) deliveryState()      {}
+func (*Modified) deliveryState()     {}
+func (*Received) deliveryState()     {}
 func (*UnknownState) deliveryState() {}
 
 func (Accepted) appendTo(b []byte) []byte { return beginFields(b, codeAccepted).done() }

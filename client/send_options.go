@@ -1,0 +1,110 @@
+package client
+
+import (
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/tethermq/tether/failover/session"
+)
+
+// SendOption configures one Send.
+type SendOption interface{ applySend(*sendConfig) }
+
+type sendConfig struct {
+	m           session.Outgoing
+	ttl         time.Duration
+	unconfirmed bool
+	err         error
+}
+
+type sendFunc func(*sendConfig)
+
+func (f sendFunc) applySend(c *sendConfig) { f(c) }
+
+// Persistent makes the broker store the message on disk before confirming
+// it; it then survives a broker restart.
+func Persistent() SendOption {
+	return sendFunc(func(c *sendConfig) { c.m.Persistent = true })
+}
+
+// TTL makes the message expire d after it is sent.
+func TTL(d time.Duration) SendOption {
+	return sendFunc(func(c *sendConfig) { c.ttl = d })
+}
+
+// Headers adds application headers (properties). Names the protocol uses
+// itself (destination, receipt, persistent, ...) are refused: use the
+// matching option.
+func Headers(h map[string]string) SendOption {
+	return sendFunc(func(c *sendConfig) {
+		if c.m.Headers == nil {
+			c.m.Headers = make(map[string]string, len(h))
+		}
+		maps.Copy(c.m.Headers, h)
+	})
+}
+
+// Group puts the message in message group id (JMSXGroupID): the broker
+// hands a group's messages to one consumer at a time, in order.
+func Group(id string) SendOption {
+	return sendFunc(func(c *sendConfig) { c.m.GroupID = id })
+}
+
+// GroupSeq sets the message's sequence number in its group (JMSXGroupSeq);
+// a negative number closes the group.
+func GroupSeq(n int) SendOption {
+	return sendFunc(func(c *sendConfig) { c.m.GroupSeq = n })
+}
+
+// CorrelationID sets the correlation id.
+func CorrelationID(id string) SendOption {
+	return sendFunc(func(c *sendConfig) { c.m.CorrelationID = id })
+}
+
+// ReplyTo names the destination replies should go to.
+func ReplyTo(dest string) SendOption {
+	return sendFunc(func(c *sendConfig) {
+		d, err := session.ParseDestination(dest)
+		if err != nil {
+			c.err = fmt.Errorf("reply-to: %w", err)
+			return
+		}
+		c.m.ReplyTo = &d
+	})
+}
+
+// DuplicateID sets the message's duplicate-detection id instead of a fresh
+// random one: re-sending after an *InDoubtError with the id it reports is
+// then stored at most once by a broker with duplicate detection.
+func DuplicateID(id string) SendOption {
+	return sendFunc(func(c *sendConfig) { c.m.DuplicateID = id })
+}
+
+// Unconfirmed makes a non-persistent Send return once the message is
+// written, without waiting for the broker's confirmation: a round trip
+// faster, but the message is lost if the connection drops first.
+func Unconfirmed() SendOption {
+	return sendFunc(func(c *sendConfig) { c.unconfirmed = true })
+}
+
+// Priority is both a SendOption (the message's priority, 0-9, default 4) and
+// a SubOption (the consumer's priority: the broker prefers higher ones).
+func Priority(n int) interface {
+	SendOption
+	SubOption
+} {
+	return priority(n)
+}
+
+type priority int
+
+func (p priority) applySend(c *sendConfig) {
+	if p < 0 || p > 9 {
+		c.err = fmt.Errorf("priority %d: want 0-9", int(p))
+		return
+	}
+	c.m.Priority = int(p)
+}
+
+func (p priority) applySub(c *subConfig) { c.spec.Priority = int(p) }

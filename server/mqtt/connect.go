@@ -1,0 +1,183 @@
+package mqtt
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/eclipse/paho.mqtt.golang/packets"
+	"github.com/tethermq/tether/server/broker"
+)
+
+// connectMax bounds CONNECT before the client is authenticated: its five
+// strings are at most 64 KiB each.
+const connectMax = 5*(65535+2) + 16
+
+// handshake reads and answers CONNECT. On success the broker session is
+// open, CONNACK and the resumed subscriptions' messages are queued, and the
+// writer runs. On failure the refusal (if any) has been written.
+func (c *conn) handshake() error {
+	c.rd.timeout = c.srv.opts.ConnectTimeout
+	pkt, err := readPacket(c.br, min(connectMax, c.srv.opts.MaxFrameSize))
+	if err != nil {
+		return fmt.Errorf("reading CONNECT: %w", c.readError(err))
+	}
+	cp, ok := pkt.(*packets.ConnectPacket)
+	if !ok {
+		return fmt.Errorf("%w: first packet is %T, not CONNECT", errProtocol, pkt)
+	}
+	if err := c.checkConnect(cp); err != nil {
+		return err
+	}
+	if auth := c.srv.opts.Authenticate; auth != nil {
+		if err := auth(cp.Username, string(cp.Password)); err != nil {
+			c.refuse(packets.ErrRefusedBadUsernameOrPassword)
+			return fmt.Errorf("authentication of user %q failed: %w", cp.Username, err)
+		}
+	}
+	c.clientID, c.clean = cp.ClientIdentifier, cp.CleanSession
+	c.log = c.log.With("clientID", c.clientID)
+	sess, err := c.srv.b.NewSession(broker.SessionOptions{
+		ClientID: c.clientID, User: cp.Username,
+		// MQTT 3.1.1 section 3.1.4: a second connection with the same client
+		// id disconnects the first.
+		OnStolen: func() { c.shutdown(errTakenOver) },
+	})
+	if err != nil {
+		c.refuse(packets.ErrRefusedServerUnavailable)
+		return fmt.Errorf("opening broker session: %w", err)
+	}
+	c.sess = sess
+	c.state = c.sh.attach(c, c.clientID, c.clean)
+	present, restore, err := c.openSession()
+	if err != nil {
+		c.refuse(packets.ErrRefusedServerUnavailable)
+		return fmt.Errorf("opening MQTT session: %w", err)
+	}
+	if cp.WillFlag {
+		c.will = &will{topic: cp.WillTopic, payload: cp.WillMessage, qos: cp.WillQos, retain: cp.WillRetain}
+	}
+	ka := time.Duration(cp.Keepalive) * time.Second
+	if ka == 0 {
+		ka = c.srv.opts.DefaultKeepAlive
+	}
+	c.rd.timeout = ka * 3 / 2
+
+	ack := packets.NewControlPacket(packets.Connack).(*packets.ConnackPacket)
+	ack.SessionPresent = present
+	c.out.push(outItem{pkt: ack})
+	// Resumed subscriptions may deliver at once; their messages queue
+	// behind CONNACK.
+	for _, r := range restore {
+		sub, err := c.subscribe(r.filter, r.qos)
+		if err != nil {
+			c.log.Error("persistent session: subscription not resumed", "filter", r.filter, "err", err)
+			continue
+		}
+		c.subs[r.filter] = sub
+	}
+	c.writerDone = make(chan struct{})
+	go c.writeLoop()
+	c.log.Debug("connected", "clean", c.clean, "keepAlive", ka, "sessionPresent", present, "resumed", len(restore))
+	return nil
+}
+
+// checkConnect applies paho's checks and the ones it lacks, refusing with
+// CONNACK where the protocol has a code for it and closing otherwise.
+func (c *conn) checkConnect(cp *packets.ConnectPacket) error {
+	switch code := cp.Validate(); code {
+	case packets.Accepted:
+	case packets.ErrProtocolViolation:
+		return fmt.Errorf("%w: CONNECT %s", errProtocol, packets.ConnackReturnCodes[code])
+	default:
+		c.refuse(code)
+		return fmt.Errorf("CONNECT refused: %s", packets.ConnackReturnCodes[code])
+	}
+	if cp.WillFlag {
+		if cp.WillQos > 2 {
+			return fmt.Errorf("%w: will QoS 3", errProtocol)
+		}
+		if err := checkTopicName(cp.WillTopic); err != nil {
+			return fmt.Errorf("%w: will topic %q: %v", errProtocol, cp.WillTopic, err)
+		}
+	} else if cp.WillQos != 0 || cp.WillRetain {
+		return fmt.Errorf("%w: will QoS or retain without a will", errProtocol)
+	}
+	if !utf8.ValidString(cp.ClientIdentifier) || strings.IndexByte(cp.ClientIdentifier, 0) >= 0 {
+		c.refuse(packets.ErrRefusedIDRejected)
+		return errors.New("CONNECT refused: client id is not valid UTF-8")
+	}
+	return nil
+}
+
+// refuse writes a refusing CONNACK; the caller then closes the connection.
+// It runs before the writer exists, so it writes directly.
+func (c *conn) refuse(code byte) {
+	ack := packets.NewControlPacket(packets.Connack).(*packets.ConnackPacket)
+	ack.ReturnCode = code
+	w := &timedWriter{nc: c.nc, timeout: c.srv.opts.WriteTimeout}
+	if err := ack.Write(w); err != nil {
+		c.log.Debug("writing CONNACK refusal", "err", err)
+	}
+}
+
+// openSession applies cleanSession to the stored session of the client id:
+// clean discards it (its durable subscriptions included), persistent
+// resumes it, creating its record if it had none so that a later
+// reconnect (even after a broker restart) finds the session present.
+func (c *conn) openSession() (present bool, restore []subRecord, err error) {
+	if c.clientID == "" {
+		return false, nil, nil
+	}
+	var recs []subRecord
+	m, found := c.sh.sessions.get(c.clientID)
+	if found {
+		if recs, err = decodeRecord(m.Body); err != nil {
+			c.log.Error("discarding unreadable session record", "err", err)
+			found, recs = false, nil
+		}
+	}
+	if !c.clean {
+		if !found {
+			if err := c.saveRecord(); err != nil {
+				return false, nil, err
+			}
+		}
+		return found, recs, nil
+	}
+	if m == nil {
+		return false, nil, nil
+	}
+	for _, r := range recs {
+		if r.qos == 0 {
+			continue
+		}
+		if err := c.sess.Unsubscribe(durableName(r.filter)); err != nil && !errors.Is(err, broker.ErrDurableUnknown) {
+			return false, nil, fmt.Errorf("discarding subscription %q: %w", r.filter, err)
+		}
+	}
+	if err := wait(c.ctx, func(done func(error)) { c.sh.sessions.remove(c.ctx, c.clientID, done) }); err != nil {
+		return false, nil, fmt.Errorf("discarding session record: %w", err)
+	}
+	return false, nil, nil
+}
+
+// saveRecord stores the persistent session's current subscriptions and
+// waits until they are durable.
+func (c *conn) saveRecord() error {
+	subs := make(map[string]byte, len(c.subs))
+	for f, s := range c.subs {
+		subs[f] = s.qos
+	}
+	return c.saveSubs(subs)
+}
+
+func (c *conn) saveSubs(subs map[string]byte) error {
+	body := encodeRecord(subs)
+	if err := wait(c.ctx, func(done func(error)) { c.sh.sessions.put(c.ctx, c.clientID, body, nil, done) }); err != nil {
+		return fmt.Errorf("storing session record: %w", err)
+	}
+	return nil
+}
