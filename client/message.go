@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"maps"
 	"time"
 
 	"github.com/tethermq/tether/failover"
@@ -24,10 +23,13 @@ func (m *Message) Destination() string { return m.m.Delivery().Destination.Strin
 func (m *Message) Body() []byte { return m.m.Delivery().Body }
 
 // Header returns the named header as received, "" if absent.
-func (m *Message) Header(name string) string { return m.m.Delivery().Headers[name] }
+func (m *Message) Header(name string) string {
+	v, _ := m.m.Delivery().Headers.Get(name)
+	return v
+}
 
 // Headers returns a copy of every header as received, standard ones included.
-func (m *Message) Headers() map[string]string { return maps.Clone(m.m.Delivery().Headers) }
+func (m *Message) Headers() map[string]string { return m.m.Delivery().Headers.Map() }
 
 // Redelivered reports whether the broker delivered the message before.
 func (m *Message) Redelivered() bool { return m.m.Delivery().Redelivered }

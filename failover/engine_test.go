@@ -355,3 +355,28 @@ func TestClientAckCoversEarlierMessagesOnly(t *testing.T) {
 		t.Errorf("left unacked %v, want [c d]", sub.unacked)
 	}
 }
+
+func TestLateAckDropsAQueuedRedelivery(t *testing.T) {
+	fnet := newFakeNet(nil)
+	fnet.setUp("a:1", true)
+	c, _ := dialFake(t, "failover:(tcp://a:1)?"+fastQuery, fnet)
+	ctx := context.Background()
+	sub, err := c.Subscribe(ctx, session.SubscribeSpec{Destination: session.Destination{Name: "q"}, Ack: session.AckIndividual})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fnet.session(0).deliver(sub.ID(), msg("m"))
+	m, _ := sub.Next(ctx)
+	fnet.session(0).kill()
+	s2 := waitSessions(t, fnet, 2)
+	waitLive(t, c)
+	s2.deliver(sub.ID(), msg("m")) // the redelivery is queued before the app acks
+	s2.deliver(sub.ID(), msg("n"))
+	if err := m.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(t, sub); got != "n" {
+		t.Errorf("got %s, want n: the queued redelivery of an acked message must go", got)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool { return slices.Equal(s2.ackedIDs(), []string{"m"}) }, "redelivery not acked: %v", s2.ackedIDs())
+}

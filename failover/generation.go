@@ -22,6 +22,10 @@ type generation struct {
 	uri     *url.URL
 	retired bool
 	memo    memo
+	// horizon is the last id handed out when the restore looked at the
+	// pending sends: only sends up to it can race with the restore, so only
+	// they go through the memo.
+	horizon uint64
 }
 
 // memo runs an operation at most once per key per generation and lets every

@@ -134,14 +134,28 @@ func (s *Subscription) moveToDoubt(ids []string) {
 	defer s.mu.Unlock()
 	for _, id := range ids {
 		delete(s.inflight, id)
-		s.audit.add(id)
 	}
+	s.addDoubt(ids)
 }
 
 func (s *Subscription) markInDoubt(ids []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.addDoubt(ids)
+}
+
+// addDoubt remembers ids in the audit. A redelivery that arrived before the
+// application's ack was known to be in doubt may already wait in the queue:
+// it is dropped too, as the audit would have dropped it. Call with s.mu held.
+func (s *Subscription) addDoubt(ids []string) {
 	for _, id := range ids {
 		s.audit.add(id)
 	}
+	s.queue = slices.DeleteFunc(s.queue, func(q *Message) bool {
+		if !s.audit.contains(q.d.MessageID) {
+			return false
+		}
+		s.dropDuplicate(q.g, q.d)
+		return true
+	})
 }

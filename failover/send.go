@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/tethermq/tether/failover/session"
 )
@@ -26,12 +27,22 @@ type pendingSend struct {
 
 func (p *pendingSend) key() string { return "send:" + strconv.FormatUint(p.seq, 10) }
 
-// NewDuplicateID returns a fresh id for session.Outgoing.DuplicateID: 128
-// random bits, so ids from independent producers never collide.
+// idPrefix makes this process's duplicate ids unique among producers: 96
+// random bits drawn once, so that each id costs a counter increment rather
+// than a read from the system's random source.
+var (
+	idPrefix = func() string {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		return "tether-" + hex.EncodeToString(b[:]) + "-"
+	}()
+	idCounter atomic.Uint64
+)
+
+// NewDuplicateID returns a fresh id for session.Outgoing.DuplicateID,
+// unique across processes and within this one.
 func NewDuplicateID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return "tether-" + hex.EncodeToString(b[:])
+	return idPrefix + strconv.FormatUint(idCounter.Add(1), 10)
 }
 
 // Send sends m. With m.Confirm it returns once the broker confirmed the
@@ -69,7 +80,7 @@ func (c *Conn) Send(ctx context.Context, m *session.Outgoing) error {
 			return c.sendFailed(p, err)
 		}
 		if g != nil {
-			g.memo.forget(p.key())
+			g.forget(p)
 		}
 		g = next
 		ok, refused := c.markAttempted(g, p)
@@ -89,17 +100,17 @@ func (c *Conn) Send(ctx context.Context, m *session.Outgoing) error {
 		select {
 		case err := <-v:
 			if err == nil {
-				g.memo.forget(p.key())
+				g.forget(p)
 				c.stats.sent.Add(1)
 				return nil
 			}
 			if lost(err) {
 				continue
 			}
-			g.memo.forget(p.key())
+			g.forget(p)
 			return fmt.Errorf("failover: send to %s: %w", m.Destination, err)
 		case <-ctx.Done():
-			g.memo.forget(p.key())
+			g.forget(p)
 			return c.sendFailed(p, ctx.Err())
 		}
 	}
@@ -141,6 +152,9 @@ func (c *Conn) sendFailed(p *pendingSend, err error) error {
 // confirmation channel shared by all of them. Only one goroutine (the
 // sender) reads from it.
 func (g *generation) send(ctx context.Context, p *pendingSend) (session.Confirmation, error) {
+	if p.seq > g.horizon {
+		return g.sess.Send(ctx, p.msg)
+	}
 	v, err := g.memo.do(p.key(), func() (any, error) {
 		return g.sess.Send(ctx, p.msg)
 	})
@@ -148,6 +162,13 @@ func (g *generation) send(ctx context.Context, p *pendingSend) (session.Confirma
 		return nil, err
 	}
 	return v.(session.Confirmation), nil
+}
+
+// forget drops what the memo holds for p on g.
+func (g *generation) forget(p *pendingSend) {
+	if p.seq <= g.horizon {
+		g.memo.forget(p.key())
+	}
 }
 
 // sendUnconfirmed writes m on the live connection, moving to the next one if

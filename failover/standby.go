@@ -166,6 +166,11 @@ func (c *Conn) probePriority(ctx context.Context, g *generation) bool {
 		c.log.Info("failover: priority broker answers, moving back", "uri", redact(u))
 		select {
 		case c.switchCh <- candidate{sess, u}:
+			// Probe no more until the supervisor has retired g.
+			select {
+			case <-g.sess.Done():
+			case <-ctx.Done():
+			}
 		case <-g.sess.Done():
 			c.standby.add(&standby{sess, u})
 		case <-ctx.Done():

@@ -29,6 +29,10 @@ func (c *Conn) supervise(g *generation) {
 		select {
 		case <-g.sess.Done():
 		case cand := <-c.switchCh:
+			if c.conn.isPriority(g.uri) {
+				closeQuietly(cand.sess, c.opts.ConnectTimeout) // already there
+				continue
+			}
 			next = &cand
 		case <-c.stopCtx.Done():
 			return
@@ -142,6 +146,7 @@ func (c *Conn) restore(g *generation) (int, error) {
 	c.mu.Lock()
 	subs := c.subList()
 	pending := c.pendingList()
+	g.horizon = c.ids.Load()
 	c.mu.Unlock()
 
 	step := func(fn func(ctx context.Context) error) error {

@@ -151,7 +151,7 @@ func TestParseAccepts(t *testing.T) {
 		},
 		{
 			name: "static options", kind: KindStatic,
-			uri: "static:(tcp://a:1)?initialReconnectDelay=50&backOffMultiplier=3&maxReconnectAttempts=4&minConnectTime=100&useExponentialBackOff=false&maxReconnectDelay=900",
+			uri:     "static:(tcp://a:1)?initialReconnectDelay=50&backOffMultiplier=3&maxReconnectAttempts=4&minConnectTime=100&useExponentialBackOff=false&maxReconnectDelay=900",
 			brokers: []string{"tcp://a:1"},
 		},
 	}

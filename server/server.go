@@ -172,7 +172,9 @@ func (s *Server) openConnector(tc Connector) error {
 			s.log.Error("connector stopped", "connector", tc.Name, "err", err)
 		}
 	}()
-	s.log.Info("Listening for connections at: "+scheme+"://"+ln.Addr().String(), "connector", tc.Name)
+	host, _, _ := net.SplitHostPort(addr)
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	s.log.Info("Listening for connections at: "+scheme+"://"+net.JoinHostPort(host, port), "connector", tc.Name)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package stomp
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,28 @@ var Reserved = []string{
 	frame.Destination, frame.ContentLength, frame.Receipt, frame.Transaction,
 	frame.MessageId, frame.Subscription, frame.Ack, hdrPersistent, hdrPriority,
 	hdrExpires, hdrGroupID, hdrGroupSeq, hdrCorrelationID, hdrReplyTo, hdrDuplicateID,
+}
+
+var reserved = func() map[string]bool {
+	m := map[string]bool{}
+	for _, h := range Reserved {
+		m[h] = true
+	}
+	return m
+}()
+
+// checkHeaders refuses application headers that would collide with the ones
+// this adapter writes.
+func checkHeaders(h map[string]string) error {
+	for k := range h {
+		if reserved[k] {
+			return fmt.Errorf("stomp: header %q is set by tether itself; use the matching send option", k)
+		}
+		if k == "" {
+			return fmt.Errorf("stomp: empty header name")
+		}
+	}
+	return nil
 }
 
 // ackToken is what ACK and NACK need from a MESSAGE.
@@ -138,26 +161,33 @@ func ackHeader(m session.AckMode) string {
 	}
 }
 
-// toDelivery maps a MESSAGE frame. Every header is kept in Headers (the
-// first of repeated ones, as STOMP says); the standard ones are also decoded
-// into their fields.
+// toDelivery maps a MESSAGE frame. Every header is kept in Headers; the
+// standard ones are also decoded into their fields, walking the headers
+// backwards so that the first of repeated ones wins, as STOMP says.
 func toDelivery(f *frame.Frame, version string) *session.Delivery {
 	h := f.Header
+	n := h.Len()
 	d := &session.Delivery{
-		SubscriptionID: h.Get(frame.Subscription),
-		MessageID:      h.Get(frame.MessageId),
-		Destination:    parseWireDestination(h.Get(frame.Destination)),
-		Body:           f.Body,
-		Headers:        make(map[string]string, h.Len()),
-		Priority:       -1,
+		Body:     f.Body,
+		Headers:  make(session.Headers, 0, 2*n),
+		Priority: -1,
 	}
-	for i := 0; i < h.Len(); i++ {
+	for i := 0; i < n; i++ {
 		k, v := h.GetAt(i)
-		if _, seen := d.Headers[k]; seen {
-			continue
-		}
-		d.Headers[k] = v
+		d.Headers = append(d.Headers, k, v)
+	}
+	var ack string
+	for i := n - 1; i >= 0; i-- {
+		k, v := h.GetAt(i)
 		switch k {
+		case frame.Subscription:
+			d.SubscriptionID = v
+		case frame.MessageId:
+			d.MessageID = v
+		case frame.Destination:
+			d.Destination = parseWireDestination(v)
+		case frame.Ack:
+			ack = v
 		case hdrRedelivered:
 			d.Redelivered = v == "true"
 		case hdrPersistent:
@@ -165,6 +195,7 @@ func toDelivery(f *frame.Frame, version string) *session.Delivery {
 		case hdrPriority:
 			d.Priority = atoiOr(v, -1)
 		case hdrExpires:
+			d.Expires = time.Time{}
 			if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
 				d.Expires = time.UnixMilli(ms)
 			}
@@ -185,7 +216,6 @@ func toDelivery(f *frame.Frame, version string) *session.Delivery {
 			d.DuplicateID = v
 		}
 	}
-	ack := d.Headers[frame.Ack]
 	if version != "1.2" || ack == "" {
 		ack = d.MessageID
 	}

@@ -17,6 +17,9 @@ var resolved = func() session.Confirmation {
 
 // Send writes a SEND frame, with a receipt when m.Confirm is set.
 func (s *Session) Send(ctx context.Context, m *session.Outgoing) (session.Confirmation, error) {
+	if err := checkHeaders(m.Headers); err != nil {
+		return nil, err
+	}
 	f := sendFrame(m)
 	if !m.Confirm {
 		if err := s.write(ctx, f); err != nil {

@@ -118,9 +118,14 @@ func (s *Session) lostErr() error {
 // every read has a deadline of two broker intervals.
 func (s *Session) readLoop() {
 	defer s.wg.Done()
+	var armed time.Time
 	for {
-		if s.expectEvery > 0 {
-			_ = s.nc.SetReadDeadline(time.Now().Add(2 * s.expectEvery))
+		// Re-arm at most every quarter interval: the deadline stays between
+		// 1.75 and 2 intervals after the last data, without a timer reset
+		// per frame.
+		if now := time.Now(); s.expectEvery > 0 && now.Sub(armed) > s.expectEvery/4 {
+			_ = s.nc.SetReadDeadline(now.Add(2 * s.expectEvery))
+			armed = now
 		}
 		f, err := s.r.Read()
 		if err != nil {

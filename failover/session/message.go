@@ -82,8 +82,8 @@ type Delivery struct {
 	Destination Destination
 	Body        []byte
 	// Headers holds every header or property as received, standard ones
-	// included, so that Header(name) can answer for anything on the wire.
-	Headers          map[string]string
+	// included, so that a caller can ask for anything on the wire.
+	Headers          Headers
 	Redelivered      bool
 	DeliveryCount    int
 	Persistent       bool
@@ -98,4 +98,31 @@ type Delivery struct {
 	// Token is the adapter's own handle for acknowledging this delivery on
 	// the session that delivered it (the STOMP ack header, an AMQP delivery).
 	Token any
+}
+
+// Headers are name/value pairs in wire order: name0, value0, name1, ...
+// A slice, not a map: a delivery's dozen headers are read once or never,
+// and building a map for each message costs more than scanning.
+type Headers []string
+
+// Get returns the first value of name, as STOMP says repeated headers are
+// read.
+func (h Headers) Get(name string) (string, bool) {
+	for i := 0; i+1 < len(h); i += 2 {
+		if h[i] == name {
+			return h[i+1], true
+		}
+	}
+	return "", false
+}
+
+// Map returns the headers as a map (the first value of each name).
+func (h Headers) Map() map[string]string {
+	m := make(map[string]string, len(h)/2)
+	for i := 0; i+1 < len(h); i += 2 {
+		if _, seen := m[h[i]]; !seen {
+			m[h[i]] = h[i+1]
+		}
+	}
+	return m
 }

@@ -190,6 +190,55 @@ func (c *Consumer) Nack(msgID string, done func(error)) {
 	call(done, err)
 }
 
+// Release returns msgID for redelivery without counting the delivery (AMQP
+// Released: the client never processed it).
+func (c *Consumer) Release(msgID string, done func(error)) {
+	q := c.q
+	q.mu.Lock()
+	es, err := c.collectAcksLocked(msgID, false)
+	now := nowMs()
+	for _, e := range es {
+		c.inflight.remove(e)
+		delete(c.byMsgID, e.msg.ID)
+		e.consumer = nil
+		e.deliveries--
+		q.requeueLocked(e, now)
+	}
+	q.dispatchLocked()
+	q.mu.Unlock()
+	call(done, err)
+}
+
+// DeadLetter moves msgID straight to ActiveMQ.DLQ (AMQP Rejected, or
+// Modified with undeliverable-here).
+func (c *Consumer) DeadLetter(msgID, cause string, done func(error)) {
+	q := c.q
+	q.mu.Lock()
+	es, err := c.collectAcksLocked(msgID, false)
+	for _, e := range es {
+		c.inflight.remove(e)
+		delete(c.byMsgID, e.msg.ID)
+		e.consumer = nil
+		q.deadLetterLocked(e, true, cause)
+	}
+	q.dispatchLocked()
+	q.mu.Unlock()
+	call(done, err)
+}
+
+// SetPrefetch changes how many unacked messages the consumer may hold
+// (AMQP link credit growing after attach).
+func (c *Consumer) SetPrefetch(n int) {
+	if n < 1 {
+		n = 1
+	}
+	q := c.q
+	q.mu.Lock()
+	c.prefetch = n
+	q.dispatchLocked()
+	q.mu.Unlock()
+}
+
 // Close stops the consumer; its in-flight messages are redelivered to the
 // remaining consumers, in order. A durable subscription keeps its messages.
 func (c *Consumer) Close() {

@@ -14,10 +14,10 @@
 //
 // # Mapping
 //
-//   - Topic a/b/c is broker topic a.b.c; '+' is '*', '#' is '>', and a '.'
-//     inside an MQTT level becomes '/' (ActiveMQ swaps the two separators, so
-//     the mapping is a bijection). MQTT names containing '*' or '>' have no
-//     broker form and are refused.
+//   - Topic a/b/c is broker topic a.b.c; '+' is '*', '#' is '>'. As in
+//     ActiveMQ each pair swaps, so a '.', '*' or '>' inside an MQTT level
+//     becomes '/', '+' or '#', which the broker takes literally, and the
+//     mapping is a bijection.
 //   - A PUBLISH becomes a topic message with priority 4; QoS 1 and 2 are
 //     persistent, QoS 0 is not. Its QoS travels in the ActiveMQ.MQTT.QoS
 //     header.
@@ -64,4 +64,21 @@
 //     keep-alive. A client that asks for keep-alive 0 gets
 //     Options.DefaultKeepAlive, and with that also 0 only the TCP keep-alive
 //     (30 s probes) detects a dead peer.
+//
+// # Behaviour worth knowing
+//
+//   - The will is published whenever a connection ends without DISCONNECT:
+//     network error, malformed input, keep-alive expiry, and take-over by a
+//     new connection with the same client id. Not on Server.Close: the
+//     broker is the one going away.
+//   - Messages redelivered after a reconnect carry DUP and a new packet id
+//     (as in ActiveMQ); a PUBREL we owed when the connection dropped is not
+//     re-sent, since the message was already acknowledged to the broker at
+//     PUBREC.
+//   - Packet ids awaiting PUBREL live in memory: a QoS 2 PUBLISH re-sent
+//     after a broker restart (or master change) and before its PUBREL is
+//     stored a second time.
+//   - Retained messages and session records are held in memory by the
+//     tables, as ActiveMQ holds retained messages, and count against the
+//     broker's memory limit. Only MQTT publishes are retained.
 package mqtt

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -313,11 +314,14 @@ func (e *env) outstanding() int {
 	return n
 }
 
-// brokerInFlight sums the broker's unacknowledged deliveries.
+// brokerInFlight sums the broker's unacknowledged deliveries, leaving out
+// the connector's internal tables (whose entries stay in flight for good).
 func (e *env) brokerInFlight() int {
 	n := 0
 	for _, s := range e.b.Stats() {
-		n += s.InFlight
+		if !strings.HasPrefix(s.Destination, "queue://ActiveMQ.MQTT.") {
+			n += s.InFlight
+		}
 	}
 	return n
 }
@@ -339,4 +343,26 @@ func listen(t testing.TB, addr string) net.Listener {
 		t.Fatalf("listen: %v", err)
 	}
 	return ln
+}
+
+// publish reads one PUBLISH, whatever its packet id.
+func (r *raw) publish() *packets.PublishPacket {
+	r.t.Helper()
+	p := r.read()
+	pub, ok := p.(*packets.PublishPacket)
+	if !ok {
+		r.t.Fatalf("got %s, want PUBLISH", p)
+	}
+	return pub
+}
+
+// retainedPayload is the retained table's entry for an MQTT topic.
+func (e *env) retainedPayload(topic string) string {
+	e.srv.mu.Lock()
+	sh := e.srv.sh
+	e.srv.mu.Unlock()
+	if m, ok := sh.retained.get(topic); ok {
+		return string(m.Body)
+	}
+	return ""
 }

@@ -48,12 +48,6 @@ func (p *inflight) alloc(f *outFlight) (id uint16, ok bool) {
 	}
 }
 
-func (p *inflight) full() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.m) >= p.max
-}
-
 // puback completes a QoS 1 message.
 func (p *inflight) puback(id uint16) (*outFlight, bool) {
 	p.mu.Lock()

@@ -44,3 +44,19 @@ func TestQoSBothWays(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeMessage crosses the reader's large-body path both ways.
+func TestLargeMessage(t *testing.T) {
+	e := newEnv(t, Options{})
+	in := newInbox()
+	c := e.client(t, "large", true, nil)
+	waitToken(t, c.Subscribe("large/t", 1, in.handler))
+	payload := make([]byte, 300<<10)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	waitToken(t, c.Publish("large/t", 1, false, payload))
+	if m := in.next(t); string(m.Payload()) != string(payload) {
+		t.Fatalf("got %d bytes back, want the %d sent", len(m.Payload()), len(payload))
+	}
+}

@@ -1,6 +1,11 @@
 package mqtt
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+
+	"github.com/tethermq/tether/internal/testutil"
+)
 
 type retainedWant struct {
 	topic, payload string
@@ -101,3 +106,42 @@ func TestRetainedSurvivesManyConnectorRestarts(t *testing.T) {
 	expectRetained(t, e, "later", "keep/#", 1, []retainedWant{{"keep/me", "still here", 1}}, "keep/zz")
 }
 
+// TestListenersShareState: two connectors on one broker (mqtt:// and
+// mqtt+ssl://, say) see the same retained messages and sessions, and the
+// broker's internal queues have one consumer each, not two competing.
+func TestListenersShareState(t *testing.T) {
+	e := newEnv(t, Options{})
+	second := New(e.b, e.opts)
+	ln := listen(t, fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)))
+	done := make(chan error, 1)
+	go func() { done <- second.Serve(ln) }()
+	defer func() {
+		second.Close()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	other := &env{t: t, addr: ln.Addr().String(), srv: second, b: e.b}
+
+	p := e.client(t, "retainer", true, nil)
+	waitToken(t, p.Publish("shared/r", 1, true, "both"))
+	p.Disconnect(250)
+	expectRetained(t, other, "via-second", "shared/#", 1, []retainedWant{{"shared/r", "both", 1}}, "shared/zz")
+
+	in := newInbox()
+	c, _ := persistentClient(t, e, "roamer", in)
+	waitToken(t, c.Subscribe("roam/t", 1, nil))
+	c.Disconnect(250)
+	waitGone(t, e)
+	publishN(t, e, "roam/t", 1, 1, "kept")
+	if _, present := persistentClient(t, other, "roamer", in); !present {
+		t.Fatal("session not present through the second listener")
+	}
+	expectPayloads(t, in, "kept", 1, 1)
+
+	for _, s := range e.b.Stats() {
+		if s.Destination == "queue://"+retainedQueue && s.Consumers != 1 {
+			t.Fatalf("retained table has %d consumers", s.Consumers)
+		}
+	}
+}

@@ -5,19 +5,24 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/tethermq/tether/server/broker"
 )
 
 // subscription is one topic filter of a connection, backed by one broker
-// consumer. It is immutable: a changed QoS makes a new one.
+// consumer. It is immutable but for closed: a changed QoS makes a new one.
 type subscription struct {
 	filter   string
 	qos      byte
 	durable  string // broker durable subscription name; "" when not durable
 	cons     *broker.Consumer
 	noDollar bool // the filter starts with a wildcard: '$' topics are not for it
+	// closed tells the writer to skip deliveries still queued for it: the
+	// broker takes them back when the consumer closes (and hands them to a
+	// replacement), so writing them would duplicate them.
+	closed atomic.Bool
 }
 
 // durableName names the durable subscription of a persistent session's
@@ -50,6 +55,7 @@ func (c *conn) subscribe(filter string, qos byte) (*subscription, error) {
 // drop ends a subscription; keepDurable leaves its durable subscription
 // (and backlog) in the broker for the replacement to resume.
 func (c *conn) drop(sub *subscription, keepDurable bool) error {
+	sub.closed.Store(true)
 	sub.cons.Close()
 	if sub.durable == "" || keepDurable {
 		return nil

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"time"
 
 	"github.com/tethermq/tether/server/broker"
 )
@@ -54,6 +55,8 @@ type table struct {
 	done chan struct{}
 }
 
+const refreshTimeout = 30 * time.Second
+
 type tableAck struct {
 	c    *broker.Consumer
 	id   string
@@ -92,7 +95,12 @@ func openTable(b *broker.Broker, queue string, log *slog.Logger) (*table, error)
 	}
 	t.mu.Lock()
 	t.opening = false
-	stale := t.stale
+	var stale []*broker.Message
+	for _, m := range t.stale {
+		if key, _ := m.Header(tableKeyHeader); t.entries[key] == m {
+			stale = append(stale, m) // still current: superseded ones are acked anyway
+		}
+	}
 	t.stale = nil
 	t.mu.Unlock()
 	if err := t.refresh(stale); err != nil {
@@ -106,11 +114,15 @@ func openTable(b *broker.Broker, queue string, log *slog.Logger) (*table, error)
 // refresh re-sends redelivered values so that their delivery count starts
 // again; each copy supersedes its original when it is delivered.
 func (t *table) refresh(stale []*broker.Message) error {
+	// Bounded: a table larger than the broker's memory limit would
+	// otherwise wait for memory that nothing frees.
+	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+	defer cancel()
 	errs := make(chan error, len(stale))
 	for _, m := range stale {
 		cp := &broker.Message{Dest: t.dest, Body: m.Body, Persistent: true, Priority: m.Priority,
 			Headers: append([]broker.Header(nil), m.Headers...)}
-		t.sess.Send(context.Background(), cp, "", func(err error) { errs <- err })
+		t.sess.Send(ctx, cp, "", func(err error) { errs <- err })
 	}
 	for range stale {
 		if err := <-errs; err != nil {
@@ -140,7 +152,7 @@ func (t *table) deliver(d *broker.Delivery) {
 		return
 	}
 	t.entries[key] = m
-	if false && d.Redelivered && t.opening {
+	if d.Redelivered && t.opening {
 		t.stale = append(t.stale, m)
 	}
 }

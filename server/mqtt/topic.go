@@ -10,11 +10,10 @@ import (
 // mapping to broker topic names.
 
 var (
-	errEmptyTopic    = errors.New("empty topic")
-	errBadUTF8       = errors.New("topic is not valid UTF-8 or contains U+0000")
-	errWildcardName  = errors.New("wildcard in a topic name")
-	errBadWildcard   = errors.New("'+' or '#' not alone in its level, or '#' not last")
-	errBrokerReserve = errors.New("'*' and '>' are broker wildcards and cannot appear in an MQTT topic")
+	errEmptyTopic   = errors.New("empty topic")
+	errBadUTF8      = errors.New("topic is not valid UTF-8 or contains U+0000")
+	errWildcardName = errors.New("wildcard in a topic name")
+	errBadWildcard  = errors.New("'+' or '#' not alone in its level, or '#' not last")
 )
 
 func checkString(s string) error {
@@ -23,9 +22,6 @@ func checkString(s string) error {
 	}
 	if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
 		return errBadUTF8
-	}
-	if strings.ContainsAny(s, "*>") {
-		return errBrokerReserve
 	}
 	return nil
 }
@@ -61,40 +57,32 @@ func checkFilter(s string) error {
 	}
 }
 
-// toBroker maps an MQTT topic name or filter to the broker's form: '/' and
-// '.' swap, '+' becomes '*' and '#' becomes '>'. Validation has excluded
-// '*' and '>' from the input, so the mapping is reversible.
-func toBroker(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '/':
-			return '.'
-		case '.':
-			return '/'
-		case '+':
-			return '*'
-		case '#':
-			return '>'
-		}
-		return r
-	}, s)
-}
+// toBroker maps an MQTT topic name or filter to the broker's form, as
+// ActiveMQ does: '/' and '.' swap, '+' and '*' swap, '#' and '>' swap. So
+// the MQTT wildcards become the broker's, and a '.', '*' or '>' inside an
+// MQTT level becomes a character the broker takes literally. The mapping is
+// its own inverse.
+func toBroker(s string) string { return strings.Map(swapSeparators, s) }
 
-// fromBroker is toBroker's inverse, for messages published by any protocol.
-func fromBroker(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '.':
-			return '/'
-		case '/':
-			return '.'
-		case '*':
-			return '+'
-		case '>':
-			return '#'
-		}
-		return r
-	}, s)
+// fromBroker maps a broker topic name (from any protocol) to MQTT.
+func fromBroker(s string) string { return strings.Map(swapSeparators, s) }
+
+func swapSeparators(r rune) rune {
+	switch r {
+	case '/':
+		return '.'
+	case '.':
+		return '/'
+	case '+':
+		return '*'
+	case '*':
+		return '+'
+	case '#':
+		return '>'
+	case '>':
+		return '#'
+	}
+	return r
 }
 
 // matches applies MQTT filter semantics to a topic name, for retained

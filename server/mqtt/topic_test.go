@@ -9,7 +9,7 @@ func TestCheckTopicName(t *testing.T) {
 	}{
 		{"a/b/c", true}, {"/", true}, {"a//b", true}, {"$SYS/x", true}, {"dot.ted/x", true},
 		{"", false}, {"a/+/c", false}, {"a/#", false}, {"a+b", false},
-		{"a/*", false}, {"a/>", false}, {"a\x00b", false}, {"\xff", false},
+		{"a/*", true}, {"a/>", true}, {"a\x00b", false}, {"\xff", false},
 	} {
 		if err := checkTopicName(tc.name); (err == nil) != tc.ok {
 			t.Errorf("checkTopicName(%q) = %v, want ok=%v", tc.name, err, tc.ok)
@@ -24,7 +24,7 @@ func TestCheckFilter(t *testing.T) {
 	}{
 		{"a/b/c", true}, {"a/+/c", true}, {"+", true}, {"#", true}, {"a/#", true}, {"+/+/#", true},
 		{"/+", true}, {"", false}, {"a/#/c", false}, {"a#", false}, {"a/b+", false}, {"++", false},
-		{"a/*", false}, {"a\x00", false},
+		{"a/*", true}, {"a\x00", false},
 	} {
 		if err := checkFilter(tc.filter); (err == nil) != tc.ok {
 			t.Errorf("checkFilter(%q) = %v, want ok=%v", tc.filter, err, tc.ok)
@@ -41,6 +41,7 @@ func TestBrokerMapping(t *testing.T) {
 		"dot.ted/x":  "dot/ted.x",
 		"/leading":   ".leading",
 		"$SYS/stats": "$SYS.stats",
+		"star/*/gt>": "star.+.gt#",
 	} {
 		if got := toBroker(mqtt); got != want {
 			t.Errorf("toBroker(%q) = %q, want %q", mqtt, got, want)

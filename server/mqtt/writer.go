@@ -81,6 +81,9 @@ func (c *conn) writeItem(w *bufio.Writer, it outItem, written *[]*broker.Deliver
 		return false, it.pub.Write(w)
 	}
 	d, m := it.d, it.d.Message
+	if it.sub.closed.Load() {
+		return false, nil // taken back by the broker; see subscription.closed
+	}
 	topic := fromBroker(m.Dest.Name)
 	if it.sub.noDollar && strings.HasPrefix(topic, "$") {
 		// Matched by the broker's wildcard, but MQTT keeps '$' topics

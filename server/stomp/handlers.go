@@ -2,8 +2,8 @@ package stomp
 
 import (
 	"errors"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 

@@ -39,17 +39,6 @@ type MapEntry struct {
 	Key, Value any
 }
 
-// Get returns the value of the first entry whose key equals key (compared
-// with ==, so only for comparable keys such as strings and symbols).
-func (m Map) Get(key any) (any, bool) {
-	for _, e := range m {
-		if e.Key == key {
-			return e.Value, true
-		}
-	}
-	return nil, false
-}
-
 // Array is an AMQP array: values of a single type sharing one constructor.
 // Encoding takes the constructor from the first element, so every element
 // must have the same Go type (an empty array is written as an array of
