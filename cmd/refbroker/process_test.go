@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -129,9 +129,9 @@ func TestGracefulStopAndConfigErrors(t *testing.T) {
 
 	cfgPath := filepath.Join(t.TempDir(), "bad.yaml")
 	cases := map[string]string{
-		"brokerName: x\nnoSuchField: 1\n":                              "noSuchField",
+		"brokerName: x\nnoSuchField: 1\n":                               "noSuchField",
 		"transportConnectors:\n  - {name: s, uri: 'ftp://0.0.0.0:1'}\n": "transportConnectors[0].uri",
-		"memoryLimit: lots\n":                                          "bad size",
+		"memoryLimit: lots\n":                                           "bad size",
 	}
 	for text, want := range cases {
 		if err := os.WriteFile(cfgPath, []byte(text), 0o644); err != nil {
