@@ -102,7 +102,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 
 func (s *Server) becomeMaster() error {
 	cfg := s.cfg
-	st, err := store.OpenPebble(cfg.DataDirectory+"/journal", s.log)
+	st, err := store.OpenJournal(cfg.DataDirectory+"/journal", store.JournalOptions{Logger: s.log})
 	if err != nil {
 		return err
 	}

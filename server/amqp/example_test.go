@@ -26,7 +26,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	st, err := store.OpenPebble(dir, quiet)
+	st, err := store.OpenJournal(dir, store.JournalOptions{Logger: quiet})
 	if err != nil {
 		log.Fatal(err)
 	}

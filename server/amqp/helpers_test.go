@@ -32,7 +32,7 @@ type env struct {
 	t      testing.TB
 	dir    string
 	opts   Options
-	st     *store.Pebble
+	st     *store.Journal
 	b      *broker.Broker
 	srv    *Server
 	addr   string
@@ -57,7 +57,7 @@ func startEnv(t testing.TB, o Options, dir string) *env {
 
 func (e *env) start() {
 	e.t.Helper()
-	st, err := store.OpenPebble(e.dir, e.opts.Logger)
+	st, err := store.OpenJournal(e.dir, store.JournalOptions{Logger: e.opts.Logger})
 	if err != nil {
 		e.t.Fatalf("open store: %v", err)
 	}

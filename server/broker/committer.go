@@ -3,6 +3,7 @@ package broker
 import (
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/tethermq/tether/server/store"
 )
@@ -23,22 +24,55 @@ type commitOp struct {
 // which is made durable with a single fsync. Ops complete in submission
 // order, which is what keeps a producer's messages in order even though
 // its sends are pipelined.
+//
+// Writes nobody waits on (acks without a receipt, expiry) are not written
+// at once: they are held and written with the next synced batch, or after
+// deferLimit mutations or deferInterval, whichever comes first. That saves
+// a store write per consumed message; the cost, after a crash, is that a
+// message acked in the last deferInterval may be redelivered, which is the
+// at-least-once promise for acks without a receipt anyway.
 type committer struct {
 	st  store.Store
 	log *slog.Logger
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	queue   []*commitOp
-	closed  bool
-	stopped chan struct{}
+	mu       sync.Mutex
+	cond     *sync.Cond
+	queue    []*commitOp
+	closed   bool
+	stopped  chan struct{}
+	deferred commitOp // held unsynced mutations
+	since    time.Time
+	ticker   *time.Ticker
+	tickStop chan struct{}
 }
 
+const (
+	deferLimit    = 4096
+	deferInterval = 50 * time.Millisecond
+)
+
 func newCommitter(st store.Store, log *slog.Logger) *committer {
-	c := &committer{st: st, log: log, stopped: make(chan struct{})}
+	c := &committer{st: st, log: log, stopped: make(chan struct{}), tickStop: make(chan struct{})}
 	c.cond = sync.NewCond(&c.mu)
+	c.ticker = time.NewTicker(deferInterval)
 	go c.run()
+	go c.tick()
 	return c
+}
+
+// tick wakes the committer so held writes never wait longer than
+// deferInterval.
+func (c *committer) tick() {
+	for {
+		select {
+		case <-c.tickStop:
+			return
+		case <-c.ticker.C:
+			c.mu.Lock()
+			c.cond.Signal()
+			c.mu.Unlock()
+		}
+	}
 }
 
 // submit queues op. After close it fails the op at once.
@@ -56,13 +90,15 @@ func (c *committer) submit(op *commitOp) {
 	c.mu.Unlock()
 }
 
-// close drains what is queued and stops the goroutine.
+// close drains what is queued, writes what is held and stops.
 func (c *committer) close() {
 	c.mu.Lock()
 	c.closed = true
 	c.cond.Signal()
 	c.mu.Unlock()
 	<-c.stopped
+	c.ticker.Stop()
+	close(c.tickStop)
 }
 
 func (c *committer) run() {
@@ -70,18 +106,24 @@ func (c *committer) run() {
 	var spare []*commitOp
 	for {
 		c.mu.Lock()
-		for len(c.queue) == 0 && !c.closed {
+		for len(c.queue) == 0 && !c.closed && !c.heldTooLong() {
 			c.cond.Wait()
-		}
-		if len(c.queue) == 0 && c.closed {
-			c.mu.Unlock()
-			return
 		}
 		ops := c.queue
 		c.queue = spare[:0]
+		closed := c.closed
 		c.mu.Unlock()
 
-		err := c.write(ops)
+		if len(ops) == 0 {
+			if err := c.flushHeld(); err != nil {
+				c.log.Error("store commit of held writes failed", "err", err)
+			}
+			if closed {
+				return
+			}
+			continue
+		}
+		err := c.write(ops, closed)
 		for i, op := range ops {
 			finish(op, err)
 			ops[i] = nil
@@ -90,26 +132,63 @@ func (c *committer) run() {
 	}
 }
 
-func (c *committer) write(ops []*commitOp) error {
-	var b store.Batch
-	sync := false
-	for _, op := range ops {
-		if len(op.sets) == 0 && len(op.deletes) == 0 {
-			continue
-		}
-		if b == nil {
-			b = c.st.NewBatch()
-		}
-		for _, kv := range op.sets {
-			b.Set(kv[0], kv[1])
-		}
-		for _, k := range op.deletes {
-			b.Delete(k)
-		}
-		sync = sync || op.sync
-	}
-	if b == nil {
+func (c *committer) held() int { return len(c.deferred.sets) + len(c.deferred.deletes) }
+
+// heldTooLong is called with mu held; deferred is only touched by run.
+func (c *committer) heldTooLong() bool {
+	return c.held() > 0 && time.Since(c.since) >= deferInterval
+}
+
+func (c *committer) flushHeld() error {
+	if c.held() == 0 {
 		return nil
+	}
+	b := c.st.NewBatch()
+	c.addTo(b, &c.deferred)
+	c.resetHeld()
+	return b.Commit(false)
+}
+
+func (c *committer) resetHeld() {
+	c.deferred.sets = c.deferred.sets[:0]
+	c.deferred.deletes = c.deferred.deletes[:0]
+}
+
+func (c *committer) addTo(b store.Batch, op *commitOp) {
+	for _, kv := range op.sets {
+		b.Set(kv[0], kv[1])
+	}
+	for _, k := range op.deletes {
+		b.Delete(k)
+	}
+}
+
+func (c *committer) write(ops []*commitOp, closing bool) error {
+	sync, n := false, 0
+	for _, op := range ops {
+		sync = sync || op.sync
+		n += len(op.sets) + len(op.deletes)
+	}
+	if !sync && !closing && c.held()+n < deferLimit {
+		if n > 0 {
+			if c.held() == 0 {
+				c.since = time.Now()
+			}
+			for _, op := range ops {
+				c.deferred.sets = append(c.deferred.sets, op.sets...)
+				c.deferred.deletes = append(c.deferred.deletes, op.deletes...)
+			}
+		}
+		return nil
+	}
+	if n == 0 && c.held() == 0 {
+		return nil
+	}
+	b := c.st.NewBatch()
+	c.addTo(b, &c.deferred)
+	c.resetHeld()
+	for _, op := range ops {
+		c.addTo(b, op)
 	}
 	if err := b.Commit(sync); err != nil {
 		c.log.Error("store commit failed", "ops", len(ops), "err", err)

@@ -23,7 +23,7 @@ func Example() {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
-	st, err := store.OpenPebble(dir, quiet)
+	st, err := store.OpenJournal(dir, store.JournalOptions{Logger: quiet})
 	if err != nil {
 		panic(err)
 	}

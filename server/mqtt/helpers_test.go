@@ -40,7 +40,7 @@ type env struct {
 	// tweak adjusts each new Server before it serves (internal knobs).
 	tweak func(*Server)
 
-	st        *store.Pebble
+	st        *store.Journal
 	b         *broker.Broker
 	srv       *Server
 	serveDone chan error
@@ -65,7 +65,7 @@ func newEnvTweaked(t testing.TB, opts Options, tweak func(*Server)) *env {
 
 func (e *env) start() {
 	e.t.Helper()
-	st, err := store.OpenPebble(e.dir, nil)
+	st, err := store.OpenJournal(e.dir, store.JournalOptions{})
 	if err != nil {
 		e.t.Fatalf("open store: %v", err)
 	}

@@ -111,21 +111,22 @@ func groupConsumer(t *testing.T, tb *testBroker, name, queue string, gc *groupCh
 	return c
 }
 
-func sendGrouped(t *testing.T, p *gostomp.Conn, queue string, groups, perGroup int) {
+// sendGrouped sends perGroup messages to each of groups groups, with
+// increasing JMSXGroupSeq. It may run on its own goroutine, so it reports
+// failure as an error.
+func sendGrouped(p *gostomp.Conn, queue string, groups, perGroup int) error {
 	for i := 1; i <= perGroup; i++ {
 		for g := range groups {
 			err := p.Send(queue, "text/plain", []byte(fmt.Sprintf("g%d-%d", g, i)),
 				gostomp.SendOpt.Header("JMSXGroupID", "g"+strconv.Itoa(g)),
 				gostomp.SendOpt.Header("JMSXGroupSeq", strconv.Itoa(i)))
 			if err != nil {
-				t.Fatal(err)
+				return err
 			}
 		}
 	}
 	// A receipt on the last send covers all earlier ones (frames are in order).
-	if err := p.Send(queue+"-end", "text/plain", nil, gostomp.SendOpt.Receipt); err != nil {
-		t.Fatal(err)
-	}
+	return p.Send(queue+"-end", "text/plain", nil, gostomp.SendOpt.Receipt)
 }
 
 func waitAcked(t *testing.T, gc *groupChecker, n int, within time.Duration) {
@@ -144,7 +145,9 @@ func TestGroupsThreeConsumersOrderAndExclusivity(t *testing.T) {
 	}
 	waitConsumers(t, tb.b, 3)
 	p := tb.dial()
-	sendGrouped(t, p, "/queue/groups", 200, 100)
+	if err := sendGrouped(p, "/queue/groups", 200, 100); err != nil {
+		t.Fatal(err)
+	}
 	waitAcked(t, gc, 20000, 60*time.Second)
 	st := queueStat(tb.b, "queue://groups")
 	if st.Pending != 0 || st.InFlight != 0 {
@@ -165,14 +168,21 @@ func TestGroupsConsumerKilledMidStream(t *testing.T) {
 	victim := groupConsumer(t, tb, "victim", "/queue/gkill", gc, 20, victimStop)
 	waitConsumers(t, tb.b, 3)
 	p := tb.dial()
-	go sendGrouped(t, p, "/queue/gkill", 60, 50)
+	sendErr := make(chan error, 1)
+	go func() { sendErr <- sendGrouped(p, "/queue/gkill", 60, 50) }()
 	waitAcked(t, gc, 600, 30*time.Second)
 	// Kill the victim without acking what it holds.
 	close(victimStop)
 	victim.MustDisconnect()
 	gc.dropped("victim")
 	waitAcked(t, gc, 3000, 60*time.Second)
-	if gc.redeliveredSeen == 0 {
+	if err := <-sendErr; err != nil {
+		t.Fatal(err)
+	}
+	gc.mu.Lock()
+	redelivered := gc.redeliveredSeen
+	gc.mu.Unlock()
+	if redelivered == 0 {
 		t.Log("victim held nothing unacked at the kill; redelivery flag not exercised this run")
 	}
 	st := queueStat(tb.b, "queue://gkill")
@@ -192,7 +202,9 @@ func TestGroupsBeyond1024KeepOrderAndCloseFreesGroup(t *testing.T) {
 	}
 	waitConsumers(t, tb.b, 2)
 	p := tb.dial()
-	sendGrouped(t, p, "/queue/g5k", 5000, 3)
+	if err := sendGrouped(p, "/queue/g5k", 5000, 3); err != nil {
+		t.Fatal(err)
+	}
 	waitAcked(t, gc, 15000, 60*time.Second)
 
 	// JMSXGroupSeq -1 closes a group: its owner is forgotten once settled.

@@ -38,7 +38,7 @@ func startBroker(t testing.TB, cfg broker.Config, o Options) *testBroker {
 
 func startBrokerIn(t testing.TB, dir, addr string, cfg broker.Config, o Options) *testBroker {
 	t.Helper()
-	st, err := store.OpenPebble(dir, nil)
+	st, err := store.OpenJournal(dir, store.JournalOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,9 @@
 // Invariants:
 //   - A Batch is applied atomically: after a crash either every Set/Delete of
 //     a committed batch is visible or none is.
-//   - Commit(true) returns only after the batch is on stable storage; many
-//     concurrent synced commits share one fsync (pebble's commit pipeline
-//     groups them), so one slow fsync does not serialise every caller.
+//   - Commit(true) returns only after the batch is on stable storage. The
+//     broker groups concurrent writers into one batch (its committer), so
+//     one fsync serves many producers.
 //   - Commit(false) batches are ordered with synced ones: a later synced
 //     commit makes every earlier unsynced one durable too.
 package store
