@@ -53,6 +53,7 @@ type Broker struct {
 	topicWild  []*subscription
 	durables   map[string]*subscription // by qid
 	clients    map[string]*Session      // by client id
+	consumers  map[uint64]*Consumer     // every open consumer, for advisories
 	observers  []func(ConsumerEvent)
 	closed     bool
 
@@ -86,7 +87,7 @@ func New(cfg Config, st store.Store) (*Broker, error) {
 	b := &Broker{
 		cfg: cfg, log: cfg.Logger, st: st, mem: newMemoryLimiter(cfg.MemoryLimit),
 		queues: map[string]*queue{}, topicExact: map[string][]*subscription{},
-		durables: map[string]*subscription{}, clients: map[string]*Session{},
+		durables: map[string]*subscription{}, clients: map[string]*Session{}, consumers: map[uint64]*Consumer{},
 		dups: map[string]*dupWindow{}, sweepStop: make(chan struct{}), sweepDone: make(chan struct{}),
 	}
 	if err := b.recover(); err != nil {
@@ -172,6 +173,10 @@ func (b *Broker) notify(ev ConsumerEvent) {
 }
 
 func (b *Broker) consumerAdded(c *Consumer) {
+	b.mu.Lock()
+	b.consumers[c.id] = c
+	b.mu.Unlock()
+	b.publishAdvisory(c, true)
 	b.notify(ConsumerEvent{Added: true, Consumer: c, Dest: c.opts.Dest, Session: c.s})
 }
 
@@ -192,6 +197,10 @@ func (b *Broker) consumerRemoved(c *Consumer) {
 			b.commit.submit(&commitOp{deletes: keys})
 		}
 	}
+	b.mu.Lock()
+	delete(b.consumers, c.id)
+	b.mu.Unlock()
+	b.publishAdvisory(c, false)
 	b.notify(ConsumerEvent{Added: false, Consumer: c, Dest: c.opts.Dest, Session: c.s})
 }
 

@@ -39,6 +39,12 @@ type ConsumerOptions struct {
 	DurableName string // topic only; needs the session's client id
 	NoLocal     bool   // topic only: skip messages sent by this session
 	Browser     bool   // queue only: see messages without consuming them (not dispatched)
+	// NetworkPath marks a network bridge's consumer: the brokers whose
+	// demand it represents (nearest first). It shows in advisories.
+	NetworkPath []string
+	// Filter, when set, must also accept a message for this consumer to get
+	// it (network bridges: loop prevention and hop limits).
+	Filter func(*Message) bool
 }
 
 // ErrUnknownMessage is returned when an ack or nack names a message that is
@@ -74,6 +80,9 @@ func (c *Consumer) fullLocked() bool { return c.closed || c.inflight.n >= c.pref
 
 func (c *Consumer) acceptsLocked(m *Message) bool {
 	if c.opts.NoLocal && m.ProducerConn != "" && m.ProducerConn == c.s.id {
+		return false
+	}
+	if c.opts.Filter != nil && !c.opts.Filter(m) {
 		return false
 	}
 	if c.sel == nil {

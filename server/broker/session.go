@@ -270,6 +270,7 @@ func (s *Session) Subscribe(o ConsumerOptions, deliver func(*Delivery)) (*Consum
 	q.addConsumerLocked(c)
 	q.dispatchLocked()
 	q.mu.Unlock()
+	s.b.replayAdvisories(q)
 	s.b.consumerAdded(c)
 	return c, nil
 }

@@ -12,6 +12,7 @@ import (
 // what the subscriber will receive.
 type subscription struct {
 	pattern    Destination
+	filter     func(*Message) bool
 	q          *queue
 	sel        *selector.Selector
 	selText    string
@@ -29,6 +30,9 @@ func (s *subscription) accepts(m *Message) bool {
 		return false
 	}
 	if !topicMatches(s.pattern.Name, m.Dest.Name) {
+		return false
+	}
+	if s.filter != nil && !s.filter(m) {
 		return false
 	}
 	return s.sel == nil || s.sel.Matches(messageProperty(m))
@@ -117,7 +121,7 @@ func (b *Broker) unregisterSubLocked(s *subscription) {
 
 func (b *Broker) newTopicSub(sess *Session, o ConsumerOptions, sel *selector.Selector) *queue {
 	qid := "t:" + sess.id + ":" + itoa(int(b.nextConsumerID.Load()))
-	s := &subscription{pattern: o.Dest, sel: sel, selText: o.Selector, noLocal: o.NoLocal, sessionID: sess.id}
+	s := &subscription{pattern: o.Dest, sel: sel, selText: o.Selector, noLocal: o.NoLocal, sessionID: sess.id, filter: o.Filter}
 	s.q = newQueue(b, o.Dest, qid, false)
 	s.q.sub = s
 	b.mu.Lock()
@@ -148,7 +152,7 @@ func (b *Broker) durableFor(sess *Session, o ConsumerOptions, sel *selector.Sele
 	created := false
 	if s == nil {
 		s = &subscription{pattern: o.Dest, sel: sel, selText: o.Selector, noLocal: o.NoLocal,
-			sessionID: sess.id, durable: true, clientID: sess.opts.ClientID, name: o.DurableName}
+			sessionID: sess.id, durable: true, clientID: sess.opts.ClientID, name: o.DurableName, filter: o.Filter}
 		s.q = newQueue(b, o.Dest, qid, true)
 		s.q.sub = s
 		b.durables[qid] = s
@@ -157,6 +161,7 @@ func (b *Broker) durableFor(sess *Session, o ConsumerOptions, sel *selector.Sele
 	}
 	s.sessionID = sess.id
 	s.active = c
+	s.filter = o.Filter
 	b.mu.Unlock()
 	if created {
 		done := make(chan error, 1)

@@ -187,3 +187,36 @@ func TestDuplicateIDsAcrossRestart(t *testing.T) {
 		t.Fatalf("pending %d, want 12 originals + the evicted id re-sent", stats.Pending)
 	}
 }
+
+func TestConsumerAdvisories(t *testing.T) {
+	b, stop := newTestBroker(t, t.TempDir(), Config{Name: "adv"})
+	defer stop()
+	s, _ := b.NewSession(SessionOptions{})
+	existing, err := s.Subscribe(ConsumerOptions{Dest: Destination{Queue, "orders"}, Priority: 3}, func(*Delivery) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []*Message
+	_, err = s.Subscribe(ConsumerOptions{Dest: Destination{Topic, AdvisoryConsumerPfx + ">"}}, func(d *Delivery) {
+		mu.Lock()
+		got = append(got, d.Message)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later, _ := s.Subscribe(ConsumerOptions{Dest: Destination{Queue, "orders"}, NetworkPath: []string{"b2"}}, func(*Delivery) {})
+	later.Close()
+	existing.Close()
+	testutil.Eventually(t, 2*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 4 }, "4 advisories")
+	want := []string{"add/1/", "add/2/b2", "remove/1/b2", "remove/0/"}
+	for i, m := range got {
+		typ, _ := m.Header("advisoryType")
+		n, _ := m.Header("consumerCount")
+		path, _ := m.Header("networkBrokerPath")
+		if g := typ + "/" + n + "/" + path; g != want[i] || m.Dest.Name != "ActiveMQ.Advisory.Consumer.Queue.orders" {
+			t.Errorf("advisory %d: %s on %s, want %s", i, g, m.Dest.Name, want[i])
+		}
+	}
+}

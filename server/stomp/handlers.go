@@ -157,6 +157,10 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 		}
 		o.Priority = n
 	}
+	if v := f.Header.Get(hdrNetworkPath); v != "" {
+		// A network bridge subscribing on behalf of other brokers.
+		o.NetworkPath = splitPath(v)
+	}
 	o.Exclusive = f.Header.Get("activemq.exclusive") == "true"
 	o.NoLocal = f.Header.Get("activemq.noLocal") == "true"
 	o.DurableName = f.Header.Get("activemq.subscriptionName")
