@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-stomp/stomp/v3"
 	"github.com/tethermq/tether/client"
+	"github.com/tethermq/tether/failover"
 )
 
 // The send+receive benchmarks compare the SDK with raw go-stomp on the same
@@ -86,10 +87,10 @@ func benchGoStomp(b *testing.B, addr string, persistent, confirmed, dupID bool) 
 	}
 	b.SetBytes(int64(len(payload)))
 	b.ResetTimer()
-	for i := range b.N {
+	for range b.N {
 		sendOpts := opts
 		if dupID {
-			sendOpts = append(opts[:len(opts):len(opts)], stomp.SendOpt.Header("_AMQ_DUPL_ID", fmt.Sprintf("bench-%s-%d", b.Name(), i)))
+			sendOpts = append(opts[:len(opts):len(opts)], stomp.SendOpt.Header("_AMQ_DUPL_ID", failover.NewDuplicateID()))
 		}
 		if err := conn.Send(dest, "", payload, sendOpts...); err != nil {
 			b.Fatal(err)

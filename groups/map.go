@@ -49,6 +49,7 @@ type Map struct {
 	consumers map[uint64]*dlist[entry]
 	idle      dlist[entry]
 	maxIdle   int
+	version   uint64 // bumped whenever any group's owner changes
 }
 
 type entry struct {
@@ -145,6 +146,7 @@ func (m *Map) Assign(group string, consumer uint64) (newOwner bool) {
 		m.unown(e)
 	}
 	e.owner, e.owned = consumer, true
+	m.version++
 	l := m.consumers[consumer]
 	if l == nil {
 		nl := newDlist(ownerLinks)
@@ -247,7 +249,14 @@ func (m *Map) unown(e *entry) {
 		delete(m.consumers, e.owner)
 	}
 	e.owner, e.owned, e.draining = 0, false, false
+	m.version++
 }
+
+// Version changes whenever any group's owner changes (assigned, dropped,
+// reset, consumer removed). A caller may cache a Route answer for a
+// message and reuse it while Version is unchanged, which keeps a dispatch
+// scan over a long backlog from re-hashing every group id.
+func (m *Map) Version() uint64 { return m.version }
 
 // settle restores invariants 1-3 for e after its counts or owner changed.
 func (m *Map) settle(e *entry) {

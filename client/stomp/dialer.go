@@ -96,7 +96,7 @@ func (o *brokerOptions) set(name, v string) error {
 		return fmt.Errorf("unknown option (stomp takes host, keepAlive, tcpNoDelay, connectionTimeout, heartBeat, wireFormat.maxInactivityDuration)")
 	}
 	if err != nil {
-		return fmt.Errorf("bad value %q", v)
+		return fmt.Errorf("bad value %q: %w", v, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package stomp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -69,9 +70,17 @@ func handshake(ctx context.Context, nc net.Conn, cfg session.Config, vhost strin
 	return start(nc, r, w, version, sendEvery, expectEvery, logger), nil
 }
 
+// handshakeErr says why the handshake failed. The connection's deadline is
+// ctx's, and may fire a moment before ctx reports it: a timeout is the
+// context's deadline either way.
 func handshakeErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("stomp: no CONNECTED before the deadline: %w", ctx.Err())
+	var ne net.Error
+	if ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
+		cause := ctx.Err()
+		if cause == nil {
+			cause = context.DeadlineExceeded
+		}
+		return fmt.Errorf("stomp: no CONNECTED before the deadline: %w", cause)
 	}
 	return fmt.Errorf("stomp: handshake: %w", err)
 }

@@ -350,14 +350,10 @@ func (b *Broker) sweepExpired() {
 		for _, q := range b.allQueues() {
 			q.mu.Lock()
 			now := nowMs()
-			for p := range q.pending {
-				for e := q.pending[p].head; e != nil; {
-					next := e.next
-					if e.msg.Expired(now) {
-						q.removePendingLocked(e)
-						q.expireLocked(e, false)
-					}
-					e = next
+			for _, e := range q.allPendingLocked() {
+				if e.msg.Expired(now) {
+					q.removePendingLocked(e)
+					q.expireLocked(e, false)
 				}
 			}
 			q.mu.Unlock()

@@ -65,6 +65,8 @@ type Consumer struct {
 	deliver   func(*Delivery)
 
 	// guarded by q.mu
+	assigned plist // pending messages of groups this consumer owns
+	nassigned int
 	inflight clist
 	byMsgID  map[string]*entry
 	closed   bool

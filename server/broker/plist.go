@@ -9,9 +9,19 @@ type entry struct {
 	persisted   bool // a store key exists for it under its queue
 	firstForCon bool
 
-	// priority list links, while pending
+	// owner cache for grouped messages: valid while the group map's
+	// Version equals ownerVer
+	owner    *Consumer
+	ownerVer uint64
+
+	// pending-list links: in the queue's shared priority lists, or, when
+	// assignee is set, in that consumer's list of its groups' messages
 	prev, next *entry
 	pending    bool
+	assignee   *Consumer
+
+	// links in its group's list of shared pending messages
+	gprev, gnext *entry
 
 	// consumer in-flight list links, while dispatched
 	consumer     *Consumer
@@ -31,9 +41,14 @@ func (l *plist) pushBack(e *entry) {
 	l.tail = e
 }
 
-// insertOrdered puts e at its seq position. Redeliveries carry old seqs,
-// so the walk from the head is short.
+// insertOrdered puts e at its seq position: new messages (the largest seq)
+// go straight to the tail; redeliveries carry old seqs, so the walk from
+// the head is short.
 func (l *plist) insertOrdered(e *entry) {
+	if l.tail == nil || l.tail.msg.seq < e.msg.seq {
+		l.pushBack(e)
+		return
+	}
 	at := l.head
 	for at != nil && at.msg.seq < e.msg.seq {
 		at = at.next
@@ -96,4 +111,50 @@ func (l *clist) remove(e *entry) {
 	}
 	e.cprev, e.cnext = nil, nil
 	l.n--
+}
+
+// glist is one group's shared pending messages, in seq order.
+type glist struct {
+	head, tail *entry
+	n          int
+}
+
+func (l *glist) insertOrdered(e *entry) {
+	l.n++
+	if l.tail == nil || l.tail.msg.seq < e.msg.seq {
+		e.gprev, e.gnext = l.tail, nil
+		if l.tail != nil {
+			l.tail.gnext = e
+		} else {
+			l.head = e
+		}
+		l.tail = e
+		return
+	}
+	at := l.head
+	for at != nil && at.msg.seq < e.msg.seq {
+		at = at.gnext
+	}
+	e.gnext, e.gprev = at, at.gprev
+	if at.gprev != nil {
+		at.gprev.gnext = e
+	} else {
+		l.head = e
+	}
+	at.gprev = e
+}
+
+func (l *glist) remove(e *entry) {
+	l.n--
+	if e.gprev != nil {
+		e.gprev.gnext = e.gnext
+	} else {
+		l.head = e.gnext
+	}
+	if e.gnext != nil {
+		e.gnext.gprev = e.gprev
+	} else {
+		l.tail = e.gprev
+	}
+	e.gprev, e.gnext = nil, nil
 }

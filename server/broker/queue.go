@@ -39,26 +39,95 @@ type queue struct {
 	holding   bool
 	holdTimer *time.Timer
 
+	// sharedPending counts, per group, its messages in the shared pending
+	// lists. While it is non-zero, new messages of the group go there too,
+	// so a group's messages are never split between the shared lists and
+	// its owner's assigned list (which would break their order).
+	sharedPending map[string]*glist
+	assignedVer   uint64   // groups.Map version the assigned lists were checked at
+	toAssign      []string // groups that gained an owner while messages waited in the shared lists
+
 	enqueued, dequeued, expired, dlqd uint64
 }
 
 func newQueue(b *Broker, dest Destination, qid string, durable bool) *queue {
-	q := &queue{b: b, dest: dest, qid: qid, durable: durable, byID: make(map[uint64]*Consumer)}
+	q := &queue{b: b, dest: dest, qid: qid, durable: durable, byID: make(map[uint64]*Consumer), sharedPending: map[string]*glist{}}
 	if dest.Kind == Queue {
 		q.groups = groups.NewMap(b.cfg.MaxIdleGroups)
 	}
 	return q
 }
 
-// enqueueLocked adds a new or recovered entry and dispatches.
+// addLocked adds a new or recovered entry (the caller dispatches).
 func (q *queue) addLocked(e *entry) {
 	if q.groups != nil && e.msg.GroupID != "" {
 		q.groups.Hold(e.msg.GroupID)
 	}
-	q.pending[prio(e.msg)].pushBack(e)
+	q.placeLocked(e)
+	q.enqueued++
+}
+
+// placeLocked puts a pending entry where dispatch will find it: a message
+// of a group that has an owner goes to the owner's assigned list, so that
+// dispatch to a consumer with room never scans past other consumers'
+// groups; everything else goes to the shared priority lists. Both keep
+// store order.
+func (q *queue) placeLocked(e *entry) {
 	e.pending = true
 	q.npending++
-	q.enqueued++
+	m := e.msg
+	if q.groups != nil && m.GroupID != "" && q.exclusive == nil && q.sharedPending[m.GroupID] == nil {
+		if owner, d := q.groups.Route(m.GroupID, int(m.GroupSeq)); d == groups.ToOwner {
+			if c := q.byID[owner]; c != nil {
+				e.assignee = c
+				c.assigned.insertOrdered(e)
+				c.nassigned++
+				return
+			}
+		}
+	}
+	q.toSharedListsLocked(e)
+}
+
+// toSharedListsLocked links a pending entry into the shared lists.
+func (q *queue) toSharedListsLocked(e *entry) {
+	if g := e.msg.GroupID; q.groups != nil && g != "" {
+		gl := q.sharedPending[g]
+		if gl == nil {
+			gl = &glist{}
+			q.sharedPending[g] = gl
+		}
+		gl.insertOrdered(e)
+	}
+	q.pending[prio(e.msg)].insertOrdered(e)
+}
+
+// assignGroupsLocked moves the shared pending messages of groups that
+// gained an owner to that owner's assigned list, in order, so later
+// dispatch passes do not scan past them.
+func (q *queue) assignGroupsLocked() {
+	for _, g := range q.toAssign {
+		gl := q.sharedPending[g]
+		if gl == nil || q.exclusive != nil {
+			continue
+		}
+		owner, d := q.groups.Route(g, int(gl.head.msg.GroupSeq))
+		c := q.byID[owner]
+		if d != groups.ToOwner || c == nil {
+			continue
+		}
+		for e := gl.head; e != nil; {
+			next := e.gnext
+			q.pending[prio(e.msg)].remove(e)
+			gl.remove(e)
+			e.assignee = c
+			c.assigned.insertOrdered(e)
+			c.nassigned++
+			e = next
+		}
+		delete(q.sharedPending, g)
+	}
+	q.toAssign = q.toAssign[:0]
 }
 
 func prio(m *Message) int {
@@ -69,9 +138,50 @@ func prio(m *Message) int {
 }
 
 func (q *queue) removePendingLocked(e *entry) {
-	q.pending[prio(e.msg)].remove(e)
 	e.pending = false
 	q.npending--
+	if c := e.assignee; c != nil {
+		c.assigned.remove(e)
+		c.nassigned--
+		e.assignee = nil
+		return
+	}
+	q.pending[prio(e.msg)].remove(e)
+	if g := e.msg.GroupID; g != "" && q.groups != nil {
+		if gl := q.sharedPending[g]; gl != nil {
+			gl.remove(e)
+			if gl.n == 0 {
+				delete(q.sharedPending, g)
+			}
+		}
+	}
+}
+
+// unassignLocked returns c's assigned messages to the shared lists (its
+// groups were released, or exclusivity changed).
+func (q *queue) unassignLocked(c *Consumer) {
+	for e := c.assigned.head; e != nil; {
+		next := e.next
+		q.removePendingLocked(e)
+		q.placeLocked(e)
+		e = next
+	}
+}
+
+// allPendingLocked lists every pending entry (for sweeps and purges).
+func (q *queue) allPendingLocked() []*entry {
+	out := make([]*entry, 0, q.npending)
+	for p := 9; p >= 0; p-- {
+		for e := q.pending[p].head; e != nil; e = e.next {
+			out = append(out, e)
+		}
+	}
+	for _, c := range q.consumers {
+		for e := c.assigned.head; e != nil; e = e.next {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // requeueLocked returns an in-flight entry to pending at its original
@@ -88,9 +198,7 @@ func (q *queue) requeueLocked(e *entry, now int64) {
 	if q.groups != nil && e.msg.GroupID != "" {
 		q.groups.Returned(e.msg.GroupID)
 	}
-	q.pending[prio(e.msg)].insertOrdered(e)
-	e.pending = true
-	q.npending++
+	q.placeLocked(e)
 }
 
 // dispatchLocked hands pending messages to consumers with prefetch room:
@@ -100,6 +208,17 @@ func (q *queue) dispatchLocked() {
 		return
 	}
 	now := nowMs()
+	if q.groups != nil && q.groups.Version() != q.assignedVer {
+		q.revalidateAssignedLocked()
+		q.assignedVer = q.groups.Version()
+	}
+	if len(q.toAssign) > 0 {
+		q.assignGroupsLocked()
+	}
+	q.dispatchAssignedLocked(now)
+	if q.npending == 0 || !q.anyRoomLocked() {
+		return
+	}
 	budget := maxScan
 	for p := 9; p >= 0; p-- {
 		for e := q.pending[p].head; e != nil; {
@@ -122,6 +241,55 @@ func (q *queue) dispatchLocked() {
 			q.deliverLocked(c, e, first)
 			if !q.anyRoomLocked() {
 				return
+			}
+			e = next
+		}
+	}
+}
+
+// dispatchAssignedLocked feeds each consumer with room from the messages
+// of the groups it owns, oldest first. A message whose group changed owner
+// since it was placed goes back to the shared lists.
+func (q *queue) dispatchAssignedLocked(now int64) {
+	for _, c := range q.consumers {
+		for c.assigned.head != nil && !c.fullLocked() {
+			e := c.assigned.head
+			m := e.msg
+			if m.Expired(now) {
+				q.removePendingLocked(e)
+				q.expireLocked(e, false)
+				continue
+			}
+			owner, d := q.groups.Route(m.GroupID, int(m.GroupSeq))
+			if d != groups.ToOwner || owner != c.id || !c.acceptsLocked(m) || q.sharedPending[m.GroupID] != nil {
+				q.toSharedLocked(e)
+				continue
+			}
+			q.removePendingLocked(e)
+			q.deliverLocked(c, e, false)
+		}
+	}
+}
+
+// toSharedLocked moves an assigned entry to the shared lists.
+func (q *queue) toSharedLocked(e *entry) {
+	q.removePendingLocked(e)
+	e.pending = true
+	q.npending++
+	q.toSharedListsLocked(e)
+}
+
+// revalidateAssignedLocked runs after any ownership change: messages of a
+// group that is no longer owned by the consumer holding them go back to
+// the shared lists before anything else is dispatched, so a group's new
+// owner can never receive a newer message ahead of an older one.
+func (q *queue) revalidateAssignedLocked() {
+	for _, c := range q.consumers {
+		for e := c.assigned.head; e != nil; {
+			next := e.next
+			owner, d := q.groups.Route(e.msg.GroupID, int(e.msg.GroupSeq))
+			if d != groups.ToOwner || owner != c.id || q.sharedPending[e.msg.GroupID] != nil {
+				q.toSharedLocked(e)
 			}
 			e = next
 		}
@@ -161,12 +329,22 @@ func (q *queue) pickLocked(e *entry) (c *Consumer, firstForGroup bool) {
 		return c, false
 	}
 	if grouped {
+		ver := q.groups.Version()
+		if e.owner != nil && e.ownerVer == ver && m.GroupSeq != 1 && e.owner.fullLocked() {
+			return nil, false // its owner is still the owner, and still full
+		}
 		owner, d := q.groups.Route(m.GroupID, int(m.GroupSeq))
 		switch d {
 		case groups.Wait:
 			return nil, false
 		case groups.ToOwner:
 			oc := q.byID[owner]
+			e.owner, e.ownerVer = oc, ver
+			if e.assignee == nil && e.pending {
+				// An owned group's messages still in the shared lists: move
+				// them to the owner's list at the next pass.
+				q.toAssign = append(q.toAssign, m.GroupID)
+			}
 			if oc == nil || oc.fullLocked() || !oc.acceptsLocked(m) {
 				return nil, false
 			}
@@ -185,6 +363,9 @@ func (q *queue) pickLocked(e *entry) (c *Consumer, firstForGroup bool) {
 		}
 		if best == nil {
 			return nil, false
+		}
+		if q.sharedPending[m.GroupID] != nil {
+			q.toAssign = append(q.toAssign, m.GroupID)
 		}
 		return best, q.groups.Assign(m.GroupID, best.id)
 	}
@@ -268,9 +449,7 @@ func (q *queue) deadLetterLocked(e *entry, inFlight bool, cause string) {
 		if inFlight && q.groups != nil && old.GroupID != "" {
 			q.groups.Returned(old.GroupID)
 		}
-		q.pending[prio(old)].insertOrdered(e)
-		e.pending = true
-		q.npending++
+		q.placeLocked(e)
 		return
 	}
 	m := *old
@@ -329,6 +508,9 @@ func (q *queue) addConsumerLocked(c *Consumer) {
 		// strictly higher priority (ActiveMQ also lets 127 pre-empt).
 		if q.exclusive == nil || c.priority > q.exclusive.priority || c.priority == 127 {
 			q.exclusive = c
+			for _, cc := range q.consumers {
+				q.unassignLocked(cc)
+			}
 		}
 	}
 	if q.holding && q.b.cfg.ConsumersBeforeDispatchStarts > 0 && len(q.consumers) >= q.b.cfg.ConsumersBeforeDispatchStarts {
@@ -388,6 +570,7 @@ func (q *queue) removeConsumerLocked(c *Consumer) {
 	if q.groups != nil {
 		q.groups.RemoveConsumer(c.id)
 	}
+	q.unassignLocked(c)
 	now := nowMs()
 	for e := c.inflight.head; e != nil; {
 		next := e.cnext
@@ -405,14 +588,10 @@ func (q *queue) removeConsumerLocked(c *Consumer) {
 
 // purgeLocked drops every pending message (durable subscription removed).
 func (q *queue) purgeLocked() (keys [][]byte) {
-	for p := range q.pending {
-		for e := q.pending[p].head; e != nil; {
-			next := e.next
-			q.removePendingLocked(e)
-			if k := q.dropLocked(e, false); k != nil {
-				keys = append(keys, k)
-			}
-			e = next
+	for _, e := range q.allPendingLocked() {
+		q.removePendingLocked(e)
+		if k := q.dropLocked(e, false); k != nil {
+			keys = append(keys, k)
 		}
 	}
 	return keys
