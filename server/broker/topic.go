@@ -32,6 +32,11 @@ func (s *subscription) accepts(m *Message) bool {
 	if !topicMatches(s.pattern.Name, m.Dest.Name) {
 		return false
 	}
+	if strings.HasPrefix(m.Dest.Name, AdvisoryPrefix) && !strings.HasPrefix(s.pattern.Name, "ActiveMQ.") {
+		// Advisories reach only subscribers that ask for them by name, not
+		// every '>' (MQTT '#') wildcard.
+		return false
+	}
 	if s.filter != nil && !s.filter(m) {
 		return false
 	}

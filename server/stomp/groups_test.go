@@ -54,9 +54,16 @@ func (gc *groupChecker) dropped(consumer string) {
 	}
 }
 
-func (gc *groupChecker) acked(group string, seq int) {
+// acked records a processed message. A redelivery of the last message
+// processed is allowed (its ack was lost with the consumer that sent it:
+// at-least-once); anything else out of sequence is an order violation.
+func (gc *groupChecker) acked(group string, seq int, redelivered bool) {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
+	if redelivered && seq == gc.next[group] {
+		gc.held[group]--
+		return
+	}
 	if want := gc.next[group] + 1; seq != want {
 		gc.t.Errorf("group %s: acked seq %d, want %d", group, seq, want)
 	}
@@ -104,7 +111,7 @@ func groupConsumer(t *testing.T, tb *testBroker, name, queue string, gc *groupCh
 				if err := c.Ack(m); err != nil {
 					return
 				}
-				gc.acked(g, seq)
+				gc.acked(g, seq, m.Header.Get("redelivered") == "true")
 			}
 		}
 	}()
@@ -149,10 +156,11 @@ func TestGroupsThreeConsumersOrderAndExclusivity(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitAcked(t, gc, 20000, 60*time.Second)
-	st := queueStat(tb.b, "queue://groups")
-	if st.Pending != 0 || st.InFlight != 0 {
-		t.Fatalf("left over: %+v", st)
-	}
+	// The last acks may still be on their way to the broker.
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		st := queueStat(tb.b, "queue://groups")
+		return st.Pending == 0 && st.InFlight == 0
+	}, "queue drained: %+v", queueStat(tb.b, "queue://groups"))
 }
 
 func TestGroupsConsumerKilledMidStream(t *testing.T) {
@@ -185,10 +193,11 @@ func TestGroupsConsumerKilledMidStream(t *testing.T) {
 	if redelivered == 0 {
 		t.Log("victim held nothing unacked at the kill; redelivery flag not exercised this run")
 	}
-	st := queueStat(tb.b, "queue://gkill")
-	if st.Pending != 0 || st.InFlight != 0 {
-		t.Fatalf("left over: %+v", st)
-	}
+	// The last acks may still be on their way to the broker.
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		st := queueStat(tb.b, "queue://gkill")
+		return st.Pending == 0 && st.InFlight == 0
+	}, "queue drained: %+v", queueStat(tb.b, "queue://gkill"))
 }
 
 func TestGroupsBeyond1024KeepOrderAndCloseFreesGroup(t *testing.T) {
