@@ -65,11 +65,11 @@ type Consumer struct {
 	deliver   func(*Delivery)
 
 	// guarded by q.mu
-	assigned plist // pending messages of groups this consumer owns
+	assigned  plist // pending messages of groups this consumer owns
 	nassigned int
-	inflight clist
-	byMsgID  map[string]*entry
-	closed   bool
+	inflight  clist
+	byMsgID   map[string]*entry
+	closed    bool
 }
 
 // ID is the broker-wide consumer id.
