@@ -80,20 +80,40 @@ func workloads(quick bool) []workload {
 
 // benchJSON is the part of `tether bench --json` this program reads.
 type benchJSON struct {
-	Sent     int64   `json:"sent"`
-	Received int64   `json:"received"`
-	Complete bool    `json:"complete"`
-	SendRate float64 `json:"send_rate"`
-	E2ERate  float64 `json:"e2e_rate"`
-	Latency  *struct {
-		P50 float64 `json:"p50"`
-		P99 float64 `json:"p99"`
-		Max float64 `json:"max"`
-	} `json:"latency_ms"`
+	Sent           int64        `json:"sent"`
+	Received       int64        `json:"received"`
+	Complete       bool         `json:"complete"`
+	SendRate       float64      `json:"send_rate"`
+	E2ERate        float64      `json:"e2e_rate"`
+	Latency        *latencyJSON `json:"latency_ms"`
+	ConfirmLatency *latencyJSON `json:"confirm_latency_ms"`
 }
 
-// runTether runs one workload against uri and returns tether's result.
-func runTether(ctx context.Context, bin, uri string, w workload) (benchJSON, error) {
+type latencyJSON struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// sample is one run of a workload against one broker.
+type sample struct {
+	benchJSON
+	// brokerCPU and clientCPU are the CPU time the broker process and the
+	// tether process used during the run.
+	brokerCPU, clientCPU time.Duration
+}
+
+// cpuPerMessage is CPU time per message sent, in microseconds.
+func cpuPerMessage(d time.Duration, sent int64) float64 {
+	if sent == 0 {
+		return 0
+	}
+	return float64(d.Microseconds()) / float64(sent)
+}
+
+// runTether runs one workload against uri and returns tether's result and
+// the CPU time tether used.
+func runTether(ctx context.Context, bin, uri string, w workload) (benchJSON, time.Duration, error) {
 	var res benchJSON
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
@@ -102,14 +122,18 @@ func runTether(ctx context.Context, bin, uri string, w workload) (benchJSON, err
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	var cpu time.Duration
+	if cmd.ProcessState != nil {
+		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	if jerr := json.Unmarshal(stdout.Bytes(), &res); jerr != nil {
 		if err == nil {
 			err = jerr
 		}
-		return res, fmt.Errorf("tether %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
+		return res, cpu, fmt.Errorf("tether %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	if err != nil || !res.Complete {
-		return res, fmt.Errorf("tether %s: incomplete (%d of %d received): %v\n%s", strings.Join(args, " "), res.Received, res.Sent, err, stderr.String())
+		return res, cpu, fmt.Errorf("tether %s: incomplete (%d of %d received): %v\n%s", strings.Join(args, " "), res.Received, res.Sent, err, stderr.String())
 	}
-	return res, nil
+	return res, cpu, nil
 }

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+)
+
+// The two brokers, as named in the report.
+const (
+	nameRef = "refbroker"
+	nameAMQ = "ActiveMQ"
+)
+
+// target is one broker under test.
+type target struct {
+	name string
+	b    broker
+}
+
+func (t target) uri() string { return "stomp://" + t.b.Addr() }
+
+// runWorkloads starts one refbroker and one ActiveMQ, reads their idle
+// memory, warms both up, runs every workload cfg.rounds times against each
+// (alternating which goes first, so that drift in the machine's load
+// touches both alike), and reads their memory again.
+func runWorkloads(ctx context.Context, cfg *config, bins binaries, work string, ports *portPicker, rep *report, log *slog.Logger) error {
+	rbPort, err := ports.next()
+	if err != nil {
+		return err
+	}
+	amqPort, err := ports.next()
+	if err != nil {
+		return err
+	}
+	rb := &refbrokerProc{bin: bins.refbroker, name: "bench-ref", port: rbPort,
+		dataDir: filepath.Join(work, "ref-single"), logPath: filepath.Join(work, "ref-single.log")}
+	amq := &activemqProc{scripts: cfg.scripts, runRoot: filepath.Join(work, "amq-run"), name: "bench-amq",
+		port: amqPort, dataDir: filepath.Join(work, "amq-single")}
+	targets := []target{{nameRef, rb}, {nameAMQ, amq}}
+	for _, t := range targets {
+		defer func() { _ = t.b.Stop() }()
+		if err := t.b.Start(ctx); err != nil {
+			return err
+		}
+		log.Info("started", "broker", t.name, "uri", t.uri(), "pid", t.b.Pid())
+	}
+	rep.activemq = amq.version()
+
+	// Idle: after start-up work (JIT, recovery) has settled.
+	if err := pause(ctx, idleSettle); err != nil {
+		return err
+	}
+	rep.memIdle = map[string]memory{}
+	for _, t := range targets {
+		m, err := readMemory(t.b.Pid())
+		if err != nil {
+			return err
+		}
+		rep.memIdle[t.name] = m
+	}
+
+	rep.workloads = workloads(cfg.quick)
+	warm := 2 * time.Second
+	if cfg.quick {
+		warm = time.Second
+	}
+	for _, w := range rep.workloads {
+		for _, t := range targets {
+			if _, _, err := runTether(ctx, bins.tether, t.uri(), w.warmup(warm)); err != nil {
+				rep.problem("warm-up (%s) on %s: %v", w.id, t.name, err)
+			}
+		}
+	}
+	rep.samples = map[string]map[string][]sample{}
+	for round := range cfg.rounds {
+		for _, w := range rep.workloads {
+			order := targets
+			if round%2 == 1 {
+				order = []target{targets[1], targets[0]}
+			}
+			for _, t := range order {
+				s, err := measure(ctx, bins.tether, t, w)
+				if err != nil {
+					rep.problem("round %d (%s) on %s: %v", round+1, w.id, t.name, err)
+					continue
+				}
+				rep.add(w.id, t.name, s)
+				log.Info("measured", "round", round+1, "scenario", w.id, "broker", t.name,
+					"send/s", int(s.SendRate), "e2e/s", int(s.E2ERate))
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	rep.memAfter = map[string]memory{}
+	for _, t := range targets {
+		m, err := readMemory(t.b.Pid())
+		if err != nil {
+			return err
+		}
+		rep.memAfter[t.name] = m
+	}
+	return nil
+}
+
+// idleSettle is how long a fresh broker is left alone before its idle
+// memory is read.
+const idleSettle = 5 * time.Second
+
+// measure runs w once against t and adds the CPU both processes used.
+func measure(ctx context.Context, bin string, t target, w workload) (sample, error) {
+	pid := t.b.Pid()
+	before, err := cpuTime(pid)
+	if err != nil {
+		return sample{}, err
+	}
+	res, clientCPU, err := runTether(ctx, bin, t.uri(), w)
+	if err != nil {
+		return sample{}, err
+	}
+	after, err := cpuTime(pid)
+	if err != nil {
+		return sample{}, fmt.Errorf("%s died during the run? %w", t.name, err)
+	}
+	return sample{benchJSON: res, brokerCPU: after - before, clientCPU: clientCPU}, nil
+}
+
+// pause waits d unless ctx ends first.
+func pause(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
