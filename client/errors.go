@@ -17,6 +17,7 @@ var (
 	ErrTxRolledBack    = failover.ErrTxRolledBack
 	ErrTxDone          = failover.ErrTxDone
 	ErrInDoubt         = failover.ErrInDoubt
+	ErrStaleMessage    = failover.ErrStaleMessage
 	ErrUnsupported     = session.ErrUnsupported
 	// ErrClientIDRequired: a durable subscription needs WithClientID.
 	ErrClientIDRequired = errors.New("durable subscription needs a client id (WithClientID)")

@@ -82,18 +82,18 @@ func ExampleConn_Subscribe() {
 
 	// The subscription is re-created with these options after every
 	// reconnect.
-	sub, err := conn.Subscribe(ctx, "queue://orders", client.AckIndividual, client.Prefetch(10), client.Selector("type = 'order.created'"))
+	sub, err := conn.Subscribe(ctx, "queue://orders", client.AckIndividual, client.Prefetch(10), client.Selector("event = 'order.created'"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := conn.Send(ctx, "queue://orders", []byte("hello"), client.Headers(map[string]string{"type": "order.created"})); err != nil {
+	if err := conn.Send(ctx, "queue://orders", []byte("hello"), client.Headers(map[string]string{"event": "order.created"})); err != nil {
 		log.Fatal(err)
 	}
 	msg, err := sub.Next(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(msg.Destination(), string(msg.Body()), msg.Header("type"))
+	fmt.Println(msg.Destination(), string(msg.Body()), msg.Header("event"))
 	// Ack returns once the broker confirmed it. If the connection drops
 	// first, the redelivery is dropped instead of handed over again.
 	if err := msg.Ack(ctx); err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 
+	"github.com/tethermq/tether/client/amqp"
+	"github.com/tethermq/tether/client/mqtt"
 	"github.com/tethermq/tether/client/stomp"
 	"github.com/tethermq/tether/failover/session"
 )
@@ -27,10 +29,10 @@ var protocols = map[string]protocol{
 	"ssl":       {"stomp", stomp.Dialer{}},
 	"stomp":     {"stomp", stomp.Dialer{}},
 	"stomp+ssl": {"stomp", stomp.Dialer{}},
-	"amqp":      {"amqp", nil},
-	"amqps":     {"amqp", nil},
-	"mqtt":      {"mqtt", nil},
-	"mqtt+ssl":  {"mqtt", nil},
+	"amqp":      {"amqp", amqp.Dialer{}},
+	"amqps":     {"amqp", amqp.Dialer{}},
+	"mqtt":      {"mqtt", mqtt.Dialer{}},
+	"mqtt+ssl":  {"mqtt", mqtt.Dialer{}},
 }
 
 // dialerFor picks the adapter for a broker list; all brokers of one URI must

@@ -26,7 +26,10 @@ type AckMode session.AckMode
 
 const (
 	// AckAuto (the default): the broker treats a message as consumed once
-	// it has sent it; Message.Ack does nothing.
+	// it has sent it; Message.Ack does nothing. The broker does not wait for
+	// the application, so messages it sends faster than they are taken
+	// queue up in memory: use AckClient or AckIndividual with Prefetch for
+	// flow control.
 	AckAuto = AckMode(session.AckAuto)
 	// AckClient: Message.Ack acknowledges the message and every earlier
 	// one of the subscription.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -269,9 +268,16 @@ func (c *Conn) subList() []*Subscription {
 }
 
 // background runs fn on a goroutine that Close waits for, with a context
-// that Close cancels.
+// that Close cancels. Once Close has begun it runs nothing: the Add must
+// happen before Close's Wait.
 func (c *Conn) background(fn func(ctx context.Context)) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
 	c.wg.Add(1)
+	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
 		fn(c.stopCtx)
@@ -280,6 +286,3 @@ func (c *Conn) background(fn func(ctx context.Context)) {
 
 // lost reports whether err means the session died under the operation.
 func lost(err error) bool { return errors.Is(err, session.ErrConnectionLost) }
-
-// brokerName is for error messages.
-func brokerName(u *url.URL) string { return redact(u) }

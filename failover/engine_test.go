@@ -380,3 +380,32 @@ func TestLateAckDropsAQueuedRedelivery(t *testing.T) {
 	}
 	testutil.Eventually(t, 5*time.Second, func() bool { return slices.Equal(s2.ackedIDs(), []string{"m"}) }, "redelivery not acked: %v", s2.ackedIDs())
 }
+
+func TestTransactionRefusesAStaleMessage(t *testing.T) {
+	fnet := newFakeNet(nil)
+	fnet.setUp("a:1", true)
+	c, _ := dialFake(t, "failover:(tcp://a:1)?"+fastQuery, fnet)
+	ctx := context.Background()
+	sub, err := c.Subscribe(ctx, session.SubscribeSpec{Destination: session.Destination{Name: "q"}, Ack: session.AckIndividual})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fnet.session(0).deliver(sub.ID(), msg("old"))
+	m, _ := sub.Next(ctx)
+	fnet.session(0).kill()
+	waitSessions(t, fnet, 2)
+	waitLive(t, c)
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Ack(ctx, m); !errors.Is(err, ErrStaleMessage) {
+		t.Errorf("err = %v, want ErrStaleMessage", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Errorf("commit: %v", err)
+	}
+	if err := tx.Commit(ctx); !errors.Is(err, ErrTxDone) {
+		t.Errorf("second commit: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package failover
 import (
 	"errors"
 	"fmt"
+	"regexp"
 )
 
 // Errors callers can test with errors.Is. Operations never return a raw
@@ -26,8 +27,13 @@ var (
 	// ErrTxRolledBack: a failover interrupted the transaction (in doubt
 	// means rolled back, as in ActiveMQ); none of its work is kept.
 	ErrTxRolledBack = errors.New("transaction rolled back by failover")
+	// ErrTxDone: the transaction was already committed or aborted.
+	ErrTxDone = errors.New("transaction already finished")
 	// ErrInDoubt is matched by every *InDoubtError.
 	ErrInDoubt = errors.New("send in doubt")
+	// ErrStaleMessage: a transaction cannot ack a message delivered on an
+	// earlier connection; the broker redelivers that message.
+	ErrStaleMessage = errors.New("message was delivered on an earlier connection")
 )
 
 // URIError reports a connection URI that cannot be used.
@@ -39,10 +45,17 @@ type URIError struct {
 
 func (e *URIError) Error() string {
 	if e.Option != "" {
-		return fmt.Sprintf("%v %q: option %q: %s", ErrInvalidURI, e.URI, e.Option, e.Reason)
+		return fmt.Sprintf("%v %q: option %q: %s", ErrInvalidURI, redactText(e.URI), e.Option, e.Reason)
 	}
-	return fmt.Sprintf("%v %q: %s", ErrInvalidURI, e.URI, e.Reason)
+	return fmt.Sprintf("%v %q: %s", ErrInvalidURI, redactText(e.URI), e.Reason)
 }
+
+// passwordInURI matches the password of user:password@ in any URI of a
+// (possibly composite) URI text.
+var passwordInURI = regexp.MustCompile(`(://[^:/@\s,()]+:)[^@\s,()/]*@`)
+
+// redactText hides passwords in URI text that is shown or logged.
+func redactText(s string) string { return passwordInURI.ReplaceAllString(s, "${1}xxxxx@") }
 
 // Is makes errors.Is(err, ErrInvalidURI) true.
 func (e *URIError) Is(target error) bool { return target == ErrInvalidURI }

@@ -2,7 +2,6 @@ package failover
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -279,7 +278,3 @@ func sortBySeq(list []*Subscription) {
 		return 0
 	})
 }
-
-// errStale reports an operation on a message delivered by an earlier
-// connection.
-var errStale = errors.New("message was delivered on an earlier connection")

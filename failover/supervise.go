@@ -64,14 +64,27 @@ func (c *Conn) supervise(g *generation) {
 	}
 }
 
-// interrupt retires g: operations stop using it, acks in flight on it
-// become in doubt, and messages it delivered that the application has not
-// taken yet are dropped (the broker redelivers them).
+// interrupt retires g and reports it.
 func (c *Conn) interrupt(g *generation, cause error) {
+	if !c.retire(g) {
+		return
+	}
+	if cause == nil {
+		cause = session.ErrConnectionLost
+	}
+	c.log.Warn("failover: connection interrupted", "uri", redact(g.uri), "err", cause)
+	c.emit(Event{Kind: EventInterrupted, URI: redact(g.uri), Err: cause})
+}
+
+// retire takes g out of service: operations stop using it, acks in flight
+// on it become in doubt, and messages it delivered that the application has
+// not taken yet are dropped (the broker redelivers them). It reports false
+// if g was already retired.
+func (c *Conn) retire(g *generation) bool {
 	c.mu.Lock()
 	if g.retired {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	g.retired = true
 	if c.live == g {
@@ -80,15 +93,10 @@ func (c *Conn) interrupt(g *generation, cause error) {
 	subs := c.subList()
 	c.broadcast()
 	c.mu.Unlock()
-
 	for _, s := range subs {
 		s.interrupted(g)
 	}
-	if cause == nil {
-		cause = session.ErrConnectionLost
-	}
-	c.log.Warn("failover: connection interrupted", "uri", redact(g.uri), "err", cause)
-	c.emit(Event{Kind: EventInterrupted, URI: redact(g.uri), Err: cause})
+	return true
 }
 
 // activate restores the tracked state on a new session and publishes it.
@@ -114,12 +122,8 @@ func (c *Conn) activate(sess session.Session, uri *url.URL) (*generation, error)
 		c.mu.Unlock()
 	}
 	if err != nil {
-		c.mu.Lock()
-		g.retired = true
-		c.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), c.opts.ConnectTimeout)
-		_ = sess.Close(ctx)
-		cancel()
+		c.retire(g)
+		closeQuietly(sess, c.opts.ConnectTimeout)
 		return g, err
 	}
 	if !first {

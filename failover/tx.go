@@ -24,9 +24,6 @@ type Tx struct {
 	done bool
 }
 
-// ErrTxDone is returned by calls on a transaction already committed or aborted.
-var ErrTxDone = errors.New("transaction already finished")
-
 // Begin starts a transaction, waiting for a connection like Send.
 func (c *Conn) Begin(ctx context.Context) (*Tx, error) {
 	id := "tether-tx-" + strconv.FormatUint(c.ids.Add(1), 10)
@@ -71,7 +68,7 @@ func (t *Tx) rolledBack(cause error) error {
 	if cause != nil {
 		return fmt.Errorf("failover: transaction %s: %w: %w", t.id, ErrTxRolledBack, cause)
 	}
-	return fmt.Errorf("failover: transaction %s: %w: connection to %s lost", t.id, ErrTxRolledBack, brokerName(t.g.uri))
+	return fmt.Errorf("failover: transaction %s: %w: connection to %s lost", t.id, ErrTxRolledBack, redact(t.g.uri))
 }
 
 // Send sends m inside the transaction and returns once the broker confirmed
@@ -103,7 +100,7 @@ func (t *Tx) Ack(ctx context.Context, msg *Message) error {
 		return err
 	}
 	if msg.g != t.g {
-		return fmt.Errorf("failover: transaction %s: ack %s: %w", t.id, msg.d.MessageID, errStale)
+		return fmt.Errorf("failover: transaction %s: ack %s: %w", t.id, msg.d.MessageID, ErrStaleMessage)
 	}
 	msg.s.takeCovered(msg)
 	return t.result("ack", t.g.sess.Ack(ctx, msg.d, t.id))

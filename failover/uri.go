@@ -39,9 +39,11 @@ type Spec struct {
 	query      string   // the failover query as written (or expanded)
 }
 
-// String renders the spec in failover: form; a masterslave: URI renders as
-// its expansion, a static: URI as itself.
-func (s *Spec) String() string {
+// String renders the spec in failover: form (passwords hidden); a
+// masterslave: URI renders as its expansion, a static: URI as itself.
+func (s *Spec) String() string { return redactText(s.text()) }
+
+func (s *Spec) text() string {
 	var b strings.Builder
 	switch s.Kind {
 	case KindSingle:

@@ -267,3 +267,14 @@ func TestParseRefuses(t *testing.T) {
 		})
 	}
 }
+
+func TestPasswordsAreNotShown(t *testing.T) {
+	s := mustParse("failover:(tcp://app:s3cret@a:1,tcp://b:2)")
+	if strings.Contains(s.String(), "s3cret") || !strings.Contains(s.String(), "tcp://app:xxxxx@a:1") {
+		t.Errorf("String() = %q", s.String())
+	}
+	_, err := Parse("failover:(tcp://app:s3cret@a:1)?bogus=1")
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("error shows the password: %v", err)
+	}
+}

@@ -30,6 +30,7 @@ func TestCheck(t *testing.T) {
 		"tcp://h:1?keepAlive=perhaps":  "bad value",
 		"tcp://h:1?heartBeat=-1,5":     "send,receive",
 		"tcp://h:1?connectionTimeout=": "bad value",
+		"tcp://u:p@h:1":                "WithCredentials",
 	}
 	for s, frag := range bad {
 		u, _ := url.Parse(s)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"time"
@@ -66,7 +67,11 @@ func handshake(ctx context.Context, nc net.Conn, cfg session.Config, vhost strin
 		return nil, handshakeErr(ctx, ctx.Err())
 	}
 	_ = nc.SetDeadline(time.Time{})
-	logger := cfg.Logger.With("broker", nc.RemoteAddr().String())
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("broker", nc.RemoteAddr().String())
 	return start(nc, r, w, version, sendEvery, expectEvery, logger), nil
 }
 

@@ -45,6 +45,11 @@ func (s *Session) Subscribe(ctx context.Context, spec session.SubscribeSpec, del
 		s.mu.Lock()
 		delete(s.subs, spec.ID)
 		s.mu.Unlock()
+		if ctx.Err() != nil {
+			// The broker may still create it: take it back, so that it
+			// does not hold messages for a subscription nobody reads.
+			_ = s.write(context.Background(), frame.New(frame.UNSUBSCRIBE, frame.Id, spec.ID))
+		}
 	}
 	return err
 }

@@ -210,6 +210,9 @@ func (s *Session) write(ctx context.Context, f *frame.Frame) error {
 		return s.lostErr()
 	default:
 	}
+	if err := ctx.Err(); err != nil {
+		return err // nothing written: the connection is still good
+	}
 	var err error
 	if ctx.Done() == nil {
 		err = s.w.Write(f)

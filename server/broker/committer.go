@@ -115,6 +115,7 @@ func (c *committer) run() {
 		c.mu.Unlock()
 
 		if len(ops) == 0 {
+			spare = ops // c.queue now uses spare's array: never hand it out twice
 			if err := c.flushHeld(); err != nil {
 				c.log.Error("store commit of held writes failed", "err", err)
 			}

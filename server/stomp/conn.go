@@ -297,7 +297,7 @@ func (c *conn) writeLoop() {
 		c.outMu.Unlock()
 		if hb == nil && sendHB > 0 {
 			// Negotiated by CONNECT after this loop started.
-			t := time.NewTicker(sendHB)
+			t := time.NewTicker(sendHB / 2) // a beat is skipped after a write: gaps stay under sendHB
 			defer t.Stop()
 			hb = t.C
 		}

@@ -1,0 +1,147 @@
+package amqp
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tethermq/tether/failover/session"
+)
+
+// Schemes are the URI schemes this adapter serves.
+var Schemes = []string{"amqp", "amqps"}
+
+// defaultPorts are the IANA AMQP ports, which ActiveMQ uses too.
+var defaultPorts = map[string]string{"amqp": "5672", "amqps": "5671"}
+
+func secure(scheme string) bool { return scheme == "amqps" }
+
+// Dialer opens AMQP sessions. The zero value is ready to use.
+type Dialer struct{}
+
+// brokerOptions are the component URI options this adapter takes. The
+// names are Qpid JMS's, the AMQP client ActiveMQ documents.
+type brokerOptions struct {
+	vhost         string         // amqp.vhost: the open frame's hostname (default: the URI's host)
+	idleTimeout   *time.Duration // amqp.idleTimeout (ms): overrides the Conn's heart-beat; 0 disables
+	maxFrameSize  uint32         // amqp.maxFrameSize: the largest frame we accept (go-amqp's 64 KiB when 0)
+	noDelay       bool           // transport.tcpNoDelay (default true)
+	keepAlive     bool           // transport.tcpKeepAlive (default true)
+	tcpConnectMax time.Duration  // transport.connectTimeout (ms): TCP connect only
+}
+
+// Check validates a component URI: scheme, host, port and options.
+func (Dialer) Check(u *url.URL) error {
+	_, _, err := parseBroker(u)
+	return err
+}
+
+func parseBroker(u *url.URL) (addr string, o brokerOptions, err error) {
+	port, ok := defaultPorts[u.Scheme]
+	if !ok {
+		return "", o, fmt.Errorf("amqp: scheme %q is not one of %s", u.Scheme, strings.Join(Schemes, ", "))
+	}
+	if u.Hostname() == "" {
+		return "", o, fmt.Errorf("amqp: %s: no host", u.Redacted())
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", o, fmt.Errorf("amqp: %s: bad port %q", u.Redacted(), p)
+		}
+		port = p
+	}
+	o = brokerOptions{keepAlive: true, noDelay: true}
+	for name, values := range u.Query() {
+		v := values[len(values)-1]
+		if err := o.set(name, v); err != nil {
+			return "", o, fmt.Errorf("amqp: %s: option %q: %w", u.Redacted(), name, err)
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port), o, nil
+}
+
+func (o *brokerOptions) set(name, v string) error {
+	var err error
+	switch name {
+	case "amqp.vhost":
+		o.vhost = v
+	case "amqp.idleTimeout":
+		var ms int64
+		if ms, err = strconv.ParseInt(v, 10, 64); err == nil && ms < 0 {
+			err = fmt.Errorf("negative")
+		}
+		d := time.Duration(ms) * time.Millisecond
+		o.idleTimeout = &d
+	case "amqp.maxFrameSize":
+		var n uint64
+		if n, err = strconv.ParseUint(v, 10, 32); err == nil && n < 512 {
+			err = fmt.Errorf("below AMQP's minimum of 512")
+		}
+		o.maxFrameSize = uint32(n)
+	case "transport.tcpNoDelay":
+		o.noDelay, err = strconv.ParseBool(v)
+	case "transport.tcpKeepAlive":
+		o.keepAlive, err = strconv.ParseBool(v)
+	case "transport.connectTimeout":
+		var ms int64
+		ms, err = strconv.ParseInt(v, 10, 64)
+		o.tcpConnectMax = time.Duration(ms) * time.Millisecond
+	default:
+		return fmt.Errorf("unknown option (amqp takes amqp.vhost, amqp.idleTimeout, amqp.maxFrameSize, transport.tcpNoDelay, transport.tcpKeepAlive, transport.connectTimeout)")
+	}
+	if err != nil {
+		return fmt.Errorf("bad value %q: %w", v, err)
+	}
+	return nil
+}
+
+// Dial connects, completes SASL, Open and Begin before ctx ends, and starts
+// the session's watcher goroutine.
+func (Dialer) Dial(ctx context.Context, target session.Target) (session.Session, error) {
+	addr, o, err := parseBroker(target.URI)
+	if err != nil {
+		return nil, err
+	}
+	nd := net.Dialer{Timeout: o.tcpConnectMax, KeepAlive: -1}
+	if o.keepAlive {
+		nd.KeepAlive = 0 // Go's default interval
+	}
+	nc, err := nd.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(o.noDelay)
+	}
+	if secure(target.URI.Scheme) {
+		tlsConn := tls.Client(nc, tlsConfig(target.Config.TLS, target.URI.Hostname()))
+		if err := tlsConn.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("amqp: tls handshake: %w", err)
+		}
+		nc = tlsConn
+	}
+	vhost := o.vhost
+	if vhost == "" {
+		vhost = target.URI.Hostname()
+	}
+	return handshake(ctx, nc, target.Config, connOptions(target.Config, o, vhost))
+}
+
+func tlsConfig(base *tls.Config, host string) *tls.Config {
+	var c *tls.Config
+	if base != nil {
+		c = base.Clone()
+	} else {
+		c = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if c.ServerName == "" {
+		c.ServerName = host
+	}
+	return c
+}
