@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 
@@ -153,18 +154,44 @@ func (j *Journal) replay() error {
 }
 
 func (j *Journal) replaySegment(s *segment, last bool) error {
-	data, err := io.ReadAll(s.f)
-	if err != nil {
-		return fmt.Errorf("journal: read %s: %w", j.segPath(s.id), err)
+	// Stream the records: a segment is preallocated to its full size, but
+	// only the part up to the first invalid record holds data, and a
+	// takeover must not wait for the rest to be read.
+	r := bufio.NewReaderSize(io.NewSectionReader(s.f, 0, 1<<62), 1<<20)
+	hdr := make([]byte, recHeader)
+	corrupt := func(off int64) error {
+		return fmt.Errorf("journal: %s: corrupt record at offset %d", j.segPath(s.id), off)
 	}
 	var off int64
 	for {
-		n, ops, ok := parseRecord(data[off:], s.id)
-		if !ok {
-			if !last && !allZero(data[off:]) && !staleTail(data[off:], s.id) {
-				return fmt.Errorf("journal: %s: corrupt record at offset %d", j.segPath(s.id), off)
+		if _, err := io.ReadFull(r, hdr); err != nil {
+			return nil // end of file
+		}
+		length := binary.LittleEndian.Uint32(hdr[0:4])
+		ownID := binary.LittleEndian.Uint64(hdr[8:16]) == s.id
+		if !ownID || length < recHeader || length > maxRecord {
+			// Zeros (never written) or a stale record from the file's
+			// previous life end the data; a bad record of this segment is
+			// corruption unless it is the torn tail of the last segment.
+			if !last && ownID && !allZero(hdr) {
+				return corrupt(off)
 			}
 			return nil
+		}
+		rec := make([]byte, length)
+		copy(rec, hdr)
+		if _, err := io.ReadFull(r, rec[recHeader:]); err != nil {
+			if last {
+				return nil
+			}
+			return corrupt(off)
+		}
+		n, ops, ok := parseRecord(rec, s.id)
+		if !ok {
+			if last {
+				return nil
+			}
+			return corrupt(off)
 		}
 		for _, op := range ops {
 			key := string(op.key)
@@ -176,23 +203,12 @@ func (j *Journal) replaySegment(s *segment, last bool) error {
 				delete(j.index, key)
 				continue
 			}
-			l := loc{seg: s, off: off + int64(op.valOff), length: int32(len(op.val)), recLen: int32(n)}
-			j.index[key] = l
+			j.index[key] = loc{seg: s, off: off + int64(op.valOff), length: int32(len(op.val)), recLen: int32(n)}
 			s.live++
 			s.liveBytes += int64(n)
 		}
 		off += int64(n)
 	}
-}
-
-// staleTail reports whether what follows the last valid record is left
-// over from the file's previous life as another segment (recycled files
-// are not zeroed), which is not corruption.
-func staleTail(b []byte, id uint64) bool {
-	if len(b) < recHeader {
-		return true
-	}
-	return binary.LittleEndian.Uint64(b[8:16]) != id
 }
 
 func allZero(b []byte) bool {
