@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tethermq/tether/server/network"
 	"gopkg.in/yaml.v3"
 )
 
@@ -20,7 +21,11 @@ type Config struct {
 	BrokerName          string      `yaml:"brokerName"`
 	DataDirectory       string      `yaml:"dataDirectory"`
 	TransportConnectors []Connector `yaml:"transportConnectors"`
-	Users               []User      `yaml:"users"`
+	// NetworkConnectors bridge this broker to others (activemq.xml's
+	// <networkConnectors>); each entry takes ActiveMQ's attribute names
+	// and defaults (network.Options).
+	NetworkConnectors []network.Options `yaml:"networkConnectors"`
+	Users             []User            `yaml:"users"`
 	// MemoryLimit bounds message bytes held in memory before producers wait.
 	MemoryLimit ByteSize `yaml:"memoryLimit"`
 	// MaxRedeliveries before a message goes to ActiveMQ.DLQ (default 6).
@@ -43,6 +48,9 @@ type Config struct {
 type Connector struct {
 	Name string `yaml:"name"`
 	URI  string `yaml:"uri"`
+	// DiscoveryURI (multicast://default[?group=...]) announces this
+	// connector to network connectors that discover brokers by multicast.
+	DiscoveryURI string `yaml:"discoveryUri"`
 }
 
 // User is a username/password pair for connector authentication.
@@ -119,9 +127,29 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.name: duplicate connector name %q", field, tc.Name)
 		}
 		names[tc.Name] = true
-		if _, _, _, err := parseConnectorURI(tc.URI); err != nil {
+		scheme, _, _, err := parseConnectorURI(tc.URI)
+		if err != nil {
 			return fmt.Errorf("%s.uri: %w", field, err)
 		}
+		if tc.DiscoveryURI != "" {
+			if scheme != "tcp" && scheme != "stomp" {
+				return fmt.Errorf("%s.discoveryUri: only tcp:// and stomp:// connectors can be announced (bridges speak STOMP)", field)
+			}
+			if err := network.CheckDiscoveryURI(tc.DiscoveryURI); err != nil {
+				return fmt.Errorf("%s.discoveryUri: %w", field, err)
+			}
+		}
+	}
+	ncNames := map[string]bool{}
+	for i := range c.NetworkConnectors {
+		nc := &c.NetworkConnectors[i]
+		if err := nc.Validate(); err != nil {
+			return fmt.Errorf("config: networkConnectors[%d]: %w", i, err)
+		}
+		if ncNames[nc.Name] {
+			return fmt.Errorf("config: networkConnectors[%d].name: duplicate name %q (give each connector its own)", i, nc.Name)
+		}
+		ncNames[nc.Name] = true
 	}
 	for i, u := range c.Users {
 		if u.Username == "" {

@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/tethermq/tether/server/broker"
 	"github.com/tethermq/tether/server/lock"
+	"github.com/tethermq/tether/server/network"
 	"github.com/tethermq/tether/server/stomp"
 	"github.com/tethermq/tether/server/store"
 )
@@ -47,6 +49,9 @@ type Server struct {
 	addrs  map[string]string
 	admin  *http.Server
 	adminL net.Listener
+
+	networks   []*network.Connector // network connectors (master only)
+	announcers []*network.Announcer // multicast announcements of transport connectors
 
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
@@ -123,6 +128,9 @@ func (s *Server) becomeMaster() error {
 		if err := s.openConnector(tc); err != nil {
 			return err
 		}
+	}
+	if err := s.startNetwork(); err != nil {
+		return err
 	}
 	watchCtx, stop := context.WithCancel(context.Background())
 	s.stopWatch = stop
@@ -211,6 +219,7 @@ func (s *Server) Fenced() <-chan struct{} { return s.fenced }
 func (s *Server) FenceReason() error { return s.fenceErr }
 
 func (s *Server) stopServing() {
+	s.stopNetwork()
 	s.mu.Lock()
 	protos := s.protos
 	s.protos = nil
@@ -273,4 +282,88 @@ func (s *Server) setRole(r Role) {
 	s.mu.Lock()
 	s.role = r
 	s.mu.Unlock()
+}
+
+// startNetwork starts the network connectors and the multicast
+// announcements. Only a master does this (a slave starts nothing), after
+// its transport connectors listen, so that what it announces answers.
+func (s *Server) startNetwork() error {
+	cfg := s.cfg
+	announce := slices.ContainsFunc(cfg.TransportConnectors, func(tc Connector) bool { return tc.DiscoveryURI != "" })
+	if len(cfg.NetworkConnectors) == 0 && !announce {
+		return nil
+	}
+	id, err := network.LoadIdentity(cfg.DataDirectory)
+	if err != nil {
+		return err
+	}
+	memLimit := int64(cfg.MemoryLimit)
+	if memLimit == 0 {
+		memLimit = 64 << 20 // broker.New's default
+	}
+	env := network.Env{Broker: s.b, Name: cfg.BrokerName, Identity: id, MemoryLimit: memLimit, Logger: s.log}
+	for _, nc := range cfg.NetworkConnectors {
+		c, err := network.Start(nc, env)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.networks = append(s.networks, c)
+		s.mu.Unlock()
+	}
+	for _, tc := range cfg.TransportConnectors {
+		if tc.DiscoveryURI == "" {
+			continue
+		}
+		a, err := network.Announce(tc.DiscoveryURI, cfg.BrokerName, s.publishedURI(tc), s.log.With("connector", tc.Name))
+		if err != nil {
+			return fmt.Errorf("connector %s: %w", tc.Name, err)
+		}
+		s.mu.Lock()
+		s.announcers = append(s.announcers, a)
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// publishedURI is the address other brokers dial to reach tc: its scheme
+// and port, and its host unless it listens on every interface, in which
+// case the machine's name stands in (ActiveMQ's default publishedAddress).
+func (s *Server) publishedURI(tc Connector) string {
+	scheme, addr, _, _ := parseConnectorURI(tc.URI)
+	host, _, _ := net.SplitHostPort(addr)
+	_, port, _ := net.SplitHostPort(s.Addr(tc.Name))
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// stopNetwork stops announcing (peers drop their bridges to us at once)
+// and stops every bridge before the connectors and the broker close.
+func (s *Server) stopNetwork() {
+	s.mu.Lock()
+	announcers, networks := s.announcers, s.networks
+	s.announcers, s.networks = nil, nil
+	s.mu.Unlock()
+	for _, a := range announcers {
+		a.Close()
+	}
+	for _, c := range networks {
+		c.Close()
+	}
+}
+
+// NetworkBridges lists the bridges of every network connector.
+func (s *Server) NetworkBridges() []network.BridgeInfo {
+	s.mu.Lock()
+	networks := s.networks
+	s.mu.Unlock()
+	var out []network.BridgeInfo
+	for _, c := range networks {
+		out = append(out, c.Bridges()...)
+	}
+	return out
 }

@@ -15,12 +15,13 @@ import (
 // connOptions maps the Conn's settings onto go-amqp's.
 //
 // Heart-beats: AMQP has one knob per side, the idle-time-out each side
-// announces in open; the peer then sends something (an empty frame if
-// idle) at least every half of it. We announce twice HeartBeatReceive, so
-// the broker writes at least every HeartBeatReceive and a broker silent
-// for two intervals is dead, as with STOMP. What we send is the broker's
-// call: go-amqp writes every half of the idle-time-out the broker
-// announced, whatever HeartBeatSend says.
+// announces in open; the peer then writes something (an empty frame if
+// idle) often enough to stay within it. go-amqp drops the connection after
+// its IdleTimeout of silence and announces half of it, so IdleTimeout =
+// 2 x HeartBeatReceive makes a broker silent for two receive intervals
+// dead, as with STOMP. What we send is the broker's call: go-amqp writes
+// every half of the idle-time-out the broker announced, whatever
+// HeartBeatSend says.
 func connOptions(cfg session.Config, o brokerOptions, vhost string) *goamqp.ConnOptions {
 	idle := 2 * cfg.HeartBeatReceive
 	if o.idleTimeout != nil {

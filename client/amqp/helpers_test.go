@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,7 +135,9 @@ func (in inbox) next(t testing.TB) *session.Delivery {
 
 func q(name string) session.Destination { return session.Destination{Kind: session.Queue, Name: name} }
 
-func topic(name string) session.Destination { return session.Destination{Kind: session.Topic, Name: name} }
+func topic(name string) session.Destination {
+	return session.Destination{Kind: session.Topic, Name: name}
+}
 
 // send sends body with a confirmation and waits for it.
 func send(t testing.TB, s session.Session, m *session.Outgoing) {
@@ -189,4 +192,80 @@ func silentPeer(t testing.TB) string {
 		mu.Unlock()
 	})
 	return ln.Addr().String()
+}
+
+// proxy forwards bytes between clients and a broker; mute stops the
+// broker-to-client direction, like a broker that hangs without closing.
+type proxy struct {
+	ln     net.Listener
+	target string
+	muted  atomic.Bool
+
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startProxy(t testing.TB, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+func (p *proxy) accept() {
+	defer p.wg.Done()
+	for {
+		cc, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		bc, err := net.Dial("tcp", p.target)
+		if err != nil {
+			cc.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, cc, bc)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go p.pipe(bc, cc, nil)
+		go p.pipe(cc, bc, &p.muted)
+	}
+}
+
+// pipe copies from src to dst until either fails; while *mute is set what
+// is read is dropped.
+func (p *proxy) pipe(dst, src net.Conn, mute *atomic.Bool) {
+	defer p.wg.Done()
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && (mute == nil || !mute.Load()) {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }

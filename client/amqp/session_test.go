@@ -3,6 +3,7 @@ package amqp_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -302,5 +303,32 @@ func TestCheck(t *testing.T) {
 		if err := (amqp.Dialer{}).Check(target(t, s, session.Config{}).URI); err == nil {
 			t.Errorf("%s: accepted", s)
 		}
+	}
+}
+
+// TestHeartBeats: with a 100 ms receive heart-beat the broker keeps an idle
+// session alive with empty frames, and a broker that goes silent (but
+// keeps the TCP connection) is declared dead within two intervals or so.
+func TestHeartBeats(t *testing.T) {
+	b := startBroker(t, "beats")
+	p := startProxy(t, fmt.Sprintf("127.0.0.1:%d", b.port))
+	s := dial(t, "amqp://"+p.addr(), session.Config{HeartBeatSend: 100 * time.Millisecond, HeartBeatReceive: 100 * time.Millisecond})
+	select {
+	case <-s.Done():
+		t.Fatalf("idle session died: %v", s.Err())
+	case <-time.After(600 * time.Millisecond): // six intervals of idleness
+	}
+	p.muted.Store(true)
+	start := time.Now()
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a silent broker was not detected")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("silence detected after %v, want about 200ms", d)
+	}
+	if !errors.Is(s.Err(), session.ErrConnectionLost) {
+		t.Errorf("Err = %v", s.Err())
 	}
 }

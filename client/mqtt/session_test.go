@@ -3,6 +3,7 @@ package mqtt_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -316,5 +317,32 @@ func TestCheck(t *testing.T) {
 		if err := (mqtt.Dialer{}).Check(target(t, s, session.Config{}).URI); err == nil {
 			t.Errorf("%s: accepted", s)
 		}
+	}
+}
+
+// TestKeepAlive: the client pings an idle broker and stays connected; a
+// broker that stops answering (but keeps the TCP connection) is declared
+// dead once a ping goes unanswered. MQTT's keep-alive counts in seconds.
+func TestKeepAlive(t *testing.T) {
+	b := startBroker(t, "beats")
+	p := startProxy(t, fmt.Sprintf("127.0.0.1:%d", b.port))
+	s := dial(t, "mqtt://"+p.addr(), session.Config{HeartBeatSend: 500 * time.Millisecond, HeartBeatReceive: 500 * time.Millisecond})
+	select {
+	case <-s.Done():
+		t.Fatalf("idle session died: %v", s.Err())
+	case <-time.After(2500 * time.Millisecond): // the broker drops a client silent for 1.5 keep-alives
+	}
+	p.muted.Store(true)
+	start := time.Now()
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a silent broker was not detected")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("silence detected after %v, want at most keep-alive + ping timeout", d)
+	}
+	if !errors.Is(s.Err(), session.ErrConnectionLost) {
+		t.Errorf("Err = %v", s.Err())
 	}
 }

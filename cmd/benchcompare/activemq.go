@@ -61,20 +61,27 @@ func (a *activemqProc) Pid() int {
 }
 
 // Kill signals the JVM directly (stop.sh would add a shell's start-up time
-// to the measured failover) and then lets stop.sh tidy the pid file.
+// to the measured failover) and removes the pid file, as stop.sh would: the
+// dead JVM may linger as a zombie of init, which stop.sh takes for a
+// stranger's process.
 func (a *activemqProc) Kill() error {
 	if pid := a.Pid(); pid > 0 {
 		if err := killPid(pid); err != nil {
 			return err
 		}
 	}
-	return a.stop("-9")
+	if err := os.Remove(filepath.Join(a.runRoot, a.name, "broker.pid")); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("ActiveMQ %s: %w", a.name, err)
+	}
+	return nil
 }
 
-func (a *activemqProc) Stop() error { return a.stop() }
-
-func (a *activemqProc) stop(args ...string) error {
-	out, err := a.script(context.Background(), "stop.sh", append([]string{a.name}, args...)...).CombinedOutput()
+// Stop runs stop.sh (SIGTERM, then SIGKILL after 20 s) if the broker runs.
+func (a *activemqProc) Stop() error {
+	if a.Pid() == 0 {
+		return nil
+	}
+	out, err := a.script(context.Background(), "stop.sh", a.name).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("stop.sh %s: %w\n%s", a.name, err, out)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -17,6 +18,37 @@ type failoverSetup struct {
 	label   string
 	members [2]broker
 	kills   int
+	// pollInterval is how often the slave retries the lock (0: it blocks
+	// on it). A master dies at a random moment of that cycle, so the kills
+	// are spread over it (see killPhases).
+	pollInterval time.Duration
+}
+
+// killPhases spreads n kills over a slave's polling cycle: kill k lands at a
+// random point of the k-th n-th of the interval after the slave's first
+// attempt. Killing right after the slave started would always hit the start
+// of its wait and measure the whole interval every time; stratifying keeps
+// a handful of kills representative.
+func killPhases(n int, interval time.Duration) []time.Duration {
+	out := make([]time.Duration, n)
+	for k := range out {
+		out[k] = time.Duration((float64(k) + rand.Float64()) / float64(n) * float64(interval))
+	}
+	rand.Shuffle(n, func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+// phaseWait is how long to wait from now until phase (mod interval) after
+// the slave became ready.
+func phaseWait(readyAt, now time.Time, phase, interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	target := readyAt.Add(phase)
+	if late := now.Sub(target); late > 0 {
+		target = target.Add(interval * ((late + interval - 1) / interval))
+	}
+	return target.Sub(now)
 }
 
 // failoverResult is the time from each kill -9 of the master to the first
@@ -47,12 +79,12 @@ type probe struct {
 
 const probeInterval = time.Millisecond
 
-func startProbe(ctx context.Context, uri string, log *slog.Logger) (*probe, error) {
+func startProbe(ctx context.Context, uri string) (*probe, error) {
 	dest := "queue://tether.failover." + time.Now().Format("150405.000000")
 	dial := func() (*client.Conn, error) {
 		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		return client.Dial(dctx, uri, client.WithLogger(log))
+		return client.Dial(dctx, uri)
 	}
 	cons, err := dial()
 	if err != nil {
@@ -197,12 +229,14 @@ func measureFailover(ctx context.Context, s failoverSetup, log *slog.Logger) (fa
 		return res, fmt.Errorf("%s: the second broker serves too: the pair does not share a lock", s.label)
 	}
 	uri := fmt.Sprintf("failover:(stomp://%s,stomp://%s)%s", s.members[0].Addr(), s.members[1].Addr(), failoverQuery)
-	p, err := startProbe(ctx, uri, log)
+	p, err := startProbe(ctx, uri)
 	if err != nil {
 		return res, err
 	}
 	defer p.stop()
 	master := 0
+	slaveReady := time.Now() // the slave logged its first failed attempt at about this time
+	phases := killPhases(s.kills, s.pollInterval)
 	for k := range s.kills {
 		// Messages flow through the current master before each kill.
 		_, ch := p.expect()
@@ -211,6 +245,9 @@ func measureFailover(ctx context.Context, s failoverSetup, log *slog.Logger) (fa
 		}
 		if !servesSTOMP(s.members[master].Addr()) {
 			return res, fmt.Errorf("%s: before kill %d: the expected master does not serve", s.label, k+1)
+		}
+		if err := pause(ctx, phaseWait(slaveReady, time.Now(), phases[k], s.pollInterval)); err != nil {
+			return res, err
 		}
 		killedAt, ch := p.expect()
 		if err := s.members[master].Kill(); err != nil {
@@ -226,6 +263,7 @@ func measureFailover(ctx context.Context, s failoverSetup, log *slog.Logger) (fa
 		if err := s.members[master].Start(ctx); err != nil {
 			return res, fmt.Errorf("%s: restart after kill %d: %w", s.label, k+1, err)
 		}
+		slaveReady = time.Now()
 		master = 1 - master
 	}
 	if len(res.times) == 0 {

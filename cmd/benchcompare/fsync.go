@@ -82,3 +82,22 @@ func preallocate(f *os.File) error {
 	}
 	return nil
 }
+
+// combine summarises repeated measurements: the median of each figure.
+func combine(rs []fsyncRate) fsyncRate {
+	if len(rs) == 0 {
+		return fsyncRate{}
+	}
+	var rate, p50, p99 []float64
+	out := fsyncRate{WriteBytes: rs[0].WriteBytes}
+	for _, r := range rs {
+		rate = append(rate, r.PerSecond)
+		p50 = append(p50, r.P50.Seconds())
+		p99 = append(p99, r.P99.Seconds())
+		out.Syncs += r.Syncs
+	}
+	out.PerSecond = median(rate)
+	out.P50 = time.Duration(median(p50) * float64(time.Second))
+	out.P99 = time.Duration(median(p99) * float64(time.Second))
+	return out
+}

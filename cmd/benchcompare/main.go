@@ -74,7 +74,7 @@ func compare(ctx context.Context, cfg *config, log *slog.Logger) error {
 		return err
 	}
 	ports := newPortPicker()
-	if err := runWorkloads(ctx, cfg, bins, work, ports, rep, log); err != nil {
+	if err := runWorkloads(ctx, cfg, bins, work, ports, rep, func() error { return measureDisk(ctx, work, rep, log) }, log); err != nil {
 		return err
 	}
 	if cfg.failover {
@@ -121,20 +121,25 @@ func build(ctx context.Context, root, dir string) (binaries, error) {
 
 // measureDisk times fdatasync on the data directories' disk: 1 KiB writes
 // (one message per sync) and batches as large as (c)'s 400 messages in
-// flight (the most one group commit can hold there).
+// flight (the most one group commit can hold there). Other work on the
+// machine moves these figures a lot, so it runs before the workloads and
+// after every round, and the report takes the median.
 func measureDisk(ctx context.Context, dir string, rep *report, log *slog.Logger) error {
-	d := 3 * time.Second
+	d := 2 * time.Second
 	if rep.cfg.quick {
 		d = time.Second
 	}
-	var err error
-	if rep.fsync1, err = measureFsync(ctx, dir, 1<<10, d); err != nil {
+	one, err := measureFsync(ctx, dir, 1<<10, d)
+	if err != nil {
 		return err
 	}
-	if rep.fsyncBatch, err = measureFsync(ctx, dir, groupCommitBatch<<10, d); err != nil {
+	batch, err := measureFsync(ctx, dir, groupCommitBatch<<10, d)
+	if err != nil {
 		return err
 	}
-	log.Info("disk", "fdatasync/s 1KiB", int(rep.fsync1.PerSecond), "fdatasync/s 400KiB", int(rep.fsyncBatch.PerSecond))
+	rep.fsync1Runs = append(rep.fsync1Runs, one)
+	rep.fsyncBatchRuns = append(rep.fsyncBatchRuns, batch)
+	log.Info("disk", "fdatasync/s 1KiB", int(one.PerSecond), "fdatasync/s 400KiB", int(batch.PerSecond))
 	return nil
 }
 

@@ -17,7 +17,9 @@ type report struct {
 	env      environment
 	activemq string // ActiveMQ's version, from its log
 
-	fsync1, fsyncBatch fsyncRate
+	// fsync1Runs and fsyncBatchRuns are the disk measurements, taken
+	// before the workloads and after every round.
+	fsync1Runs, fsyncBatchRuns []fsyncRate
 
 	workloads []workload
 	samples   map[string]map[string][]sample // workload id -> broker -> rounds
@@ -33,6 +35,9 @@ type failoverRow struct {
 	planned      int
 	times        []time.Duration
 }
+
+func (r *report) disk1() fsyncRate     { return combine(r.fsync1Runs) }
+func (r *report) diskBatch() fsyncRate { return combine(r.fsyncBatchRuns) }
 
 func (r *report) problem(format string, args ...any) {
 	r.problems = append(r.problems, fmt.Sprintf(format, args...))
@@ -63,7 +68,7 @@ func e2eRate(s sample) float64  { return s.E2ERate }
 // all 400 messages in flight) and what refbroker does with the same
 // workload minus the disk, (c0).
 func (r *report) ceiling() (disk, cpu, binding float64) {
-	disk = groupCommitBatch * r.fsyncBatch.PerSecond
+	disk = groupCommitBatch * r.diskBatch().PerSecond
 	cpu = r.med("c0", nameRef, sendRate)
 	binding = disk
 	if !math.IsNaN(cpu) && cpu < disk {
@@ -144,10 +149,10 @@ func dur(d time.Duration) string {
 	switch {
 	case d < 100*time.Millisecond:
 		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
-	case d < 10*time.Second:
+	case d < time.Second:
 		return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
 	}
-	return fmt.Sprintf("%.1f s", d.Seconds())
+	return fmt.Sprintf("%.2f s", d.Seconds())
 }
 
 func verdict(ok bool) string {

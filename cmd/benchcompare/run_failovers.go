@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // runFailovers times kill -9 of the master for refbroker pairs (blocking on
@@ -44,20 +45,21 @@ func runFailovers(ctx context.Context, cfg *config, bins binaries, work string, 
 	type spec struct {
 		label, lock string
 		kills       int
+		poll        time.Duration
 		members     func() ([2]broker, error)
 	}
 	specs := []spec{
-		{nameRef, "blocking flock (default)", cfg.kills, func() ([2]broker, error) { return ref("ref-pair-block") }},
-		{nameRef, "polling every 200 ms", cfg.kills, func() ([2]broker, error) { return ref("ref-pair-poll", "--config", pollCfg) }},
-		{nameAMQ, "polling every 10 s (default)", cfg.amqDefaultKill, func() ([2]broker, error) { return amq("amq-pair-10s", 0) }},
-		{nameAMQ, "polling every 200 ms", cfg.kills, func() ([2]broker, error) { return amq("amq-pair-200ms", 200) }},
+		{nameRef, "blocking flock (default)", cfg.kills, 0, func() ([2]broker, error) { return ref("ref-pair-block") }},
+		{nameRef, "polling every 200 ms", cfg.kills, 200 * time.Millisecond, func() ([2]broker, error) { return ref("ref-pair-poll", "--config", pollCfg) }},
+		{nameAMQ, "polling every 10 s (default)", cfg.amqDefaultKill, 10 * time.Second, func() ([2]broker, error) { return amq("amq-pair-10s", 0) }},
+		{nameAMQ, "polling every 200 ms", cfg.kills, 200 * time.Millisecond, func() ([2]broker, error) { return amq("amq-pair-200ms", 200) }},
 	}
 	for _, s := range specs {
 		ms, err := s.members()
 		if err != nil {
 			return err
 		}
-		res, err := measureFailover(ctx, failoverSetup{label: s.label + ", " + s.lock, members: ms, kills: s.kills}, log)
+		res, err := measureFailover(ctx, failoverSetup{label: s.label + ", " + s.lock, members: ms, kills: s.kills, pollInterval: s.poll}, log)
 		if err != nil {
 			rep.problem("failover %s, %s: %v", s.label, s.lock, err)
 		}

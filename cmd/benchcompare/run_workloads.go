@@ -26,7 +26,9 @@ func (t target) uri() string { return "stomp://" + t.b.Addr() }
 // memory, warms both up, runs every workload cfg.rounds times against each
 // (alternating which goes first, so that drift in the machine's load
 // touches both alike), and reads their memory again.
-func runWorkloads(ctx context.Context, cfg *config, bins binaries, work string, ports *portPicker, rep *report, log *slog.Logger) error {
+//
+// between runs after every round; it measures the disk.
+func runWorkloads(ctx context.Context, cfg *config, bins binaries, work string, ports *portPicker, rep *report, between func() error, log *slog.Logger) error {
 	rbPort, err := ports.next()
 	if err != nil {
 		return err
@@ -75,6 +77,7 @@ func runWorkloads(ctx context.Context, cfg *config, bins binaries, work string, 
 		}
 	}
 	rep.samples = map[string]map[string][]sample{}
+	dead := map[string]bool{}
 	for round := range cfg.rounds {
 		for _, w := range rep.workloads {
 			order := targets
@@ -82,6 +85,14 @@ func runWorkloads(ctx context.Context, cfg *config, bins binaries, work string, 
 				order = []target{targets[1], targets[0]}
 			}
 			for _, t := range order {
+				if dead[t.name] {
+					continue
+				}
+				if t.b.Pid() == 0 {
+					dead[t.name] = true
+					rep.problem("%s died before round %d (%s); its remaining runs were skipped", t.name, round+1, w.id)
+					continue
+				}
 				s, err := measure(ctx, bins.tether, t, w)
 				if err != nil {
 					rep.problem("round %d (%s) on %s: %v", round+1, w.id, t.name, err)
@@ -92,15 +103,16 @@ func runWorkloads(ctx context.Context, cfg *config, bins binaries, work string, 
 					"send/s", int(s.SendRate), "e2e/s", int(s.E2ERate))
 			}
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if err := between(); err != nil {
+			return err
 		}
 	}
 	rep.memAfter = map[string]memory{}
 	for _, t := range targets {
 		m, err := readMemory(t.b.Pid())
 		if err != nil {
-			return err
+			rep.problem("memory of %s after (a)-(d): %v", t.name, err)
+			continue
 		}
 		rep.memAfter[t.name] = m
 	}

@@ -117,7 +117,7 @@ func runTether(ctx context.Context, bin, uri string, w workload) (benchJSON, tim
 	var res benchJSON
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	args := append([]string{"bench", "--uri", uri, "--json", "--no-progress"}, w.args()...)
+	args := append([]string{"bench", "--uri", uri, "--json", "--no-progress", "--stall-timeout", "20s"}, w.args()...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -265,4 +265,3 @@ func TestChaosKillMasterTenTimes(t *testing.T) {
 		len(log.confirmed), len(log.received), len(failover), failover[len(failover)/2].Round(time.Millisecond),
 		failover[len(failover)*95/100].Round(time.Millisecond), failover[len(failover)-1].Round(time.Millisecond))
 }
-

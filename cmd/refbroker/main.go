@@ -23,6 +23,7 @@ import (
 	"syscall"
 
 	"github.com/tethermq/tether/server"
+	"github.com/tethermq/tether/server/network"
 )
 
 // Exit statuses.
@@ -53,9 +54,11 @@ func run(args []string, stderr io.Writer) int {
 		keepAlive  = fs.String("lock-keepalive", "", "how often the master re-checks its lock (default 1s)")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
 		connectors multiFlag
+		networks   multiFlag
 		users      multiFlag
 	)
 	fs.Var(&connectors, "connector", "transport connector NAME=URI (repeatable; replaces the configured list), e.g. stomp=stomp://0.0.0.0:61613")
+	fs.Var(&networks, "network-connector", "network connector URI (repeatable; replaces the configured list); its query may carry <networkConnector> attributes, e.g. 'masterslave:(tcp://b1:61616,tcp://b2:61616)?duplex=true'")
 	fs.Var(&users, "user", "USERNAME:PASSWORD allowed to connect (repeatable; none = anonymous)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -80,6 +83,10 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}
 	if err := applyFlags(&cfg, *name, *dataDir, *admin, *memLimit, *keepAlive, connectors, users); err != nil {
+		fmt.Fprintf(stderr, "refbroker: %v\n", err)
+		return exitUsage
+	}
+	if err := applyNetworkFlags(&cfg, networks); err != nil {
 		fmt.Fprintf(stderr, "refbroker: %v\n", err)
 		return exitUsage
 	}
@@ -155,6 +162,23 @@ func applyFlags(cfg *server.Config, name, dataDir, admin, memLimit, keepAlive st
 			return fmt.Errorf("--user %q: want USERNAME:PASSWORD", u)
 		}
 		cfg.Users = append(cfg.Users, server.User{Username: n, Password: p})
+	}
+	return nil
+}
+
+// applyNetworkFlags replaces the configured network connectors with those
+// given by --network-connector (several need distinct ?name=...).
+func applyNetworkFlags(cfg *server.Config, networks []string) error {
+	if len(networks) == 0 {
+		return nil
+	}
+	cfg.NetworkConnectors = nil
+	for _, v := range networks {
+		o, err := network.ParseFlag(v)
+		if err != nil {
+			return fmt.Errorf("--network-connector: %w", err)
+		}
+		cfg.NetworkConnectors = append(cfg.NetworkConnectors, o)
 	}
 	return nil
 }

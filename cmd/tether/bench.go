@@ -46,7 +46,7 @@ func runBench(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("write report: %w", err)
 	}
 	if !res.Complete {
-		return fmt.Errorf("bench: received %d of %d message(s): nothing arrived for %v", res.Received, res.Expected, c.sc.drainTimeout)
+		return fmt.Errorf("bench: received %d of %d message(s): nothing arrived for %v", res.Received, res.Expected, c.sc.stallTimeout)
 	}
 	return nil
 }

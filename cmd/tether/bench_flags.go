@@ -30,7 +30,7 @@ type scenario struct {
 	Prefetch    int     `json:"prefetch,omitempty"`
 
 	duration     time.Duration
-	drainTimeout time.Duration
+	stallTimeout time.Duration
 	topic        bool
 }
 
@@ -73,7 +73,7 @@ func parseBench(args []string, e env) (*benchCmd, error) {
 	fs.DurationVar(&sc.duration, "duration", 0, "send for this long instead of a count")
 	fs.StringVar(&ack, "ack", "auto", "consumer acknowledgement: auto, client or individual (one confirmed ack per message)")
 	fs.IntVar(&sc.Prefetch, "prefetch", 0, "consumer prefetch (0: the broker's default)")
-	fs.DurationVar(&sc.drainTimeout, "drain-timeout", 30*time.Second, "fail if consumers receive nothing for this long while messages are missing")
+	fs.DurationVar(&sc.stallTimeout, "stall-timeout", 30*time.Second, "fail when no message was sent or received for this long (missing messages are then reported)")
 	fs.BoolVar(&c.json, "json", false, "print the result as one JSON object on stdout")
 	fs.BoolVar(&c.noProgress, "no-progress", false, "no progress bar (it is only drawn when stderr is a terminal)")
 	if err := parseFlags(fs, args); err != nil {
@@ -133,8 +133,8 @@ func (sc *scenario) validate(set map[string]bool) error {
 		return usagef("bench: --count %d: want at least 1", sc.Count)
 	case set["duration"] && sc.duration <= 0:
 		return usagef("bench: --duration %v: want a positive duration", sc.duration)
-	case sc.drainTimeout <= 0:
-		return usagef("bench: --drain-timeout %v: want a positive duration", sc.drainTimeout)
+	case sc.stallTimeout <= 0:
+		return usagef("bench: --stall-timeout %v: want a positive duration", sc.stallTimeout)
 	case sc.Persistent && !sc.Confirm:
 		return usagef("bench: --confirm=false with --persistent: persistent sends are always confirmed")
 	case sc.InFlight > 1 && !sc.Confirm:

@@ -29,6 +29,8 @@ type benchRun struct {
 
 	reached     chan struct{}
 	reachedOnce sync.Once
+	sending     atomic.Bool   // senders are running
+	stalled     chan struct{} // closed by watch: no progress while draining
 
 	e2e, confirm histogram
 
@@ -44,7 +46,7 @@ type benchRun struct {
 type dialFunc func(ctx context.Context) (*client.Conn, error)
 
 func newRun(ctx context.Context, sc scenario) *benchRun {
-	r := &benchRun{sc: sc, reached: make(chan struct{})}
+	r := &benchRun{sc: sc, reached: make(chan struct{}), stalled: make(chan struct{})}
 	r.ctx, r.abort = context.WithCancel(ctx)
 	return r
 }
@@ -131,6 +133,17 @@ func (r *benchRun) execute(dial dialFunc) (*result, error) {
 	defer stopConsumers()
 	var consumers sync.WaitGroup
 	r.start = time.Now()
+	r.sending.Store(true)
+	wctx, stopWatch := context.WithCancel(r.ctx)
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		r.watch(wctx)
+	}()
+	defer func() {
+		stopWatch()
+		<-watchDone
+	}()
 	for _, s := range subs {
 		consumers.Add(1)
 		go func() {
@@ -142,6 +155,7 @@ func (r *benchRun) execute(dial dialFunc) (*result, error) {
 		r.setTarget(r.expected(r.sc.Count))
 	}
 	sendTime := r.produce(producers)
+	r.sending.Store(false)
 	if r.sc.Count == 0 && r.sc.Consumers > 0 {
 		if n := r.sent.Load(); n > 0 {
 			r.setTarget(r.expected(n))
@@ -155,7 +169,7 @@ func (r *benchRun) execute(dial dialFunc) (*result, error) {
 	if err := r.failure(); err != nil {
 		return nil, err
 	}
-	if drainErr != nil && !errors.Is(drainErr, errDrainTimeout) {
+	if drainErr != nil && !errors.Is(drainErr, errStalled) {
 		return nil, drainErr
 	}
 	return r.result(sendTime), nil
@@ -187,33 +201,56 @@ func (r *benchRun) subscribe(open func() (*client.Conn, error)) ([]*client.Subsc
 	return subs, nil
 }
 
-var errDrainTimeout = errors.New("drain timeout")
+// watch ends a run that makes no progress: when neither a send nor a
+// receive completed for stallTimeout it fails the run while senders still
+// run (a dead broker and a client waiting to reconnect look like that), and
+// closes stalled once they are done, so that the drain reports the messages
+// still missing. It polls the counters: "nothing happened for a while" has
+// no event to wait on.
+func (r *benchRun) watch(ctx context.Context) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	progress := func() int64 { return r.sent.Load() + r.received.Load() }
+	last, lastChange := progress(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if n := progress(); n != last {
+				last, lastChange = n, now
+				continue
+			}
+			if now.Sub(lastChange) < r.sc.stallTimeout {
+				continue
+			}
+			if r.sending.Load() {
+				r.fail(fmt.Errorf("no message sent or received for %v", r.sc.stallTimeout))
+			} else {
+				close(r.stalled)
+			}
+			return
+		}
+	}
+}
 
-// drain waits until the consumers got every message, the run ends, or
-// drainTimeout passes without progress. It polls the receive counter:
-// "nothing arrived for a while" has no event to wait on.
+// drain waits until the consumers got every message, the run ends, or the
+// watchdog saw no progress (errStalled: the result reports what is missing).
 func (r *benchRun) drain() error {
 	if r.sc.Consumers == 0 {
 		return nil
 	}
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	last, lastChange := r.received.Load(), time.Now()
-	for {
-		select {
-		case <-r.reached:
-			return nil
-		case <-r.ctx.Done():
-			if err := r.failure(); err != nil {
-				return err
-			}
-			return fmt.Errorf("interrupted: %w", r.ctx.Err())
-		case now := <-tick.C:
-			if n := r.received.Load(); n != last {
-				last, lastChange = n, now
-			} else if now.Sub(lastChange) >= r.sc.drainTimeout {
-				return errDrainTimeout
-			}
+	select {
+	case <-r.reached:
+		return nil
+	case <-r.stalled:
+		return errStalled
+	case <-r.ctx.Done():
+		if err := r.failure(); err != nil {
+			return err
 		}
+		return fmt.Errorf("interrupted: %w", r.ctx.Err())
 	}
 }
+
+var errStalled = errors.New("stalled")
