@@ -19,6 +19,12 @@ type Message struct {
 // read-only.
 func (m *Message) Delivery() *session.Delivery { return m.d }
 
+// Connection numbers the connection that delivered the message; it grows
+// with every reconnect. A change between two messages of a subscription
+// means the broker sees a new consumer, so message-group ownership may
+// have moved.
+func (m *Message) Connection() uint64 { return m.g.id }
+
 // Subscription returns the subscription that received the message.
 func (m *Message) Subscription() *Subscription { return m.s }
 

@@ -7,6 +7,7 @@ type entry struct {
 	msg         *Message
 	deliveries  int  // times dispatched
 	persisted   bool // a store key exists for it under its queue
+	recovered   bool // loaded from the store at startup: may have been delivered before
 	firstForCon bool
 
 	// owner cache for grouped messages: valid while the group map's

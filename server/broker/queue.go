@@ -402,7 +402,7 @@ func (q *queue) deliverLocked(c *Consumer, e *entry, first bool) {
 	c.deliver(&Delivery{
 		Message:          e.msg,
 		Consumer:         c,
-		Redelivered:      e.deliveries > 1,
+		Redelivered:      e.deliveries > 1 || e.recovered,
 		DeliveryCount:    e.deliveries,
 		FirstForConsumer: first,
 	})

@@ -68,7 +68,11 @@ func (b *Broker) recover() error {
 		m.size = m.memSize()
 		b.mem.charge(m.size)
 		m.refs = 1
-		q.addLocked(&entry{msg: m, persisted: true})
+		// Delivery counts are not stored, so a recovered message may have
+		// been delivered (even acked without a receipt) before the restart:
+		// flag it redelivered, as the hint that the application may have
+		// seen it already.
+		q.addLocked(&entry{msg: m, persisted: true, recovered: true})
 		messages++
 		return nil
 	})
