@@ -3,6 +3,7 @@ package groups
 import (
 	"context"
 	"log/slog"
+	"time"
 )
 
 // work handles the jobs it receives until jobs is closed, reporting each on
@@ -16,20 +17,28 @@ func (d *Dispatcher) work(ctx context.Context, jobs <-chan job, done chan<- job)
 	done <- job{exit: true}
 }
 
+// settleTimeout bounds an ack or nack that outlives Run's context.
+const settleTimeout = 10 * time.Second
+
 func (d *Dispatcher) handle(ctx context.Context, j job) {
 	if j.notify && d.notify != nil {
 		d.notify(j.group)
 	}
-	if err := d.handler(ctx, j.m); err != nil {
+	err := d.handler(ctx, j.m)
+	// A handled message is settled even when Run is being cancelled:
+	// otherwise work that was done would be redelivered and done twice.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	if err != nil {
 		d.log.LogAttrs(ctx, slog.LevelWarn, "groups: handler failed; message nacked",
 			slog.String("group", j.group), slog.Any("err", err))
-		if err := j.m.Nack(ctx); err != nil {
+		if err := j.m.Nack(sctx); err != nil {
 			d.log.LogAttrs(ctx, slog.LevelWarn, "groups: nack failed",
 				slog.String("group", j.group), slog.Any("err", err))
 		}
 		return
 	}
-	if err := j.m.Ack(ctx); err != nil {
+	if err := j.m.Ack(sctx); err != nil {
 		d.log.LogAttrs(ctx, slog.LevelWarn, "groups: ack failed",
 			slog.String("group", j.group), slog.Any("err", err))
 	}
