@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/tethermq/tether/client"
 	clientstomp "github.com/tethermq/tether/client/stomp"
-	"github.com/tethermq/tether/failover/session"
 	"github.com/tethermq/tether/server/broker"
 )
 
@@ -33,13 +31,14 @@ type bridge struct {
 	ctx  context.Context
 	fail func(error) // ends the bridge
 
-	remote     *client.Conn
-	tap        *sessionTap
-	remoteName string
-	lsess      *broker.Session
-	filter     destFilter
-	outbox     broker.Destination
-	wg         sync.WaitGroup
+	remote      *client.Conn
+	tap         *sessionTap
+	remoteName  string
+	established bool
+	lsess       *broker.Session
+	filter      destFilter
+	outbox      broker.Destination
+	wg          sync.WaitGroup
 
 	fwd   *forwarder
 	mov   *mover
@@ -93,6 +92,7 @@ func runBridge(ctx context.Context, l *link) (upFor time.Duration, err error) {
 		return 0, err
 	}
 	established := time.Now()
+	b.established = true
 	l.setRemote(b.remoteName)
 	b.log.Info("network bridge established", "local", c.env.Name, "remote", b.remoteName, "uri", remote.URI(), "duplex", c.opts.Duplex)
 	<-ctx.Done()
@@ -197,37 +197,6 @@ func (b *bridge) clientID() string {
 	return "tether-bridge." + b.env.Identity + "." + b.opts.Name + "." + b.l.key
 }
 
-// sessionTap wraps the client SDK's STOMP adapter to keep the session it
-// dials. The bridge's connection never reconnects (the connector makes a
-// new bridge instead), so that session is the connection for the bridge's
-// whole life, and the forwarder sends on it directly: a write returns at
-// once and the receipt is awaited separately, which lets sends overlap in
-// order. client.Conn.Send waits for each receipt before the next write.
-type sessionTap struct {
-	inner session.Dialer
-	mu    sync.Mutex
-	last  session.Session
-}
-
-func (t *sessionTap) Check(u *url.URL) error { return t.inner.Check(u) }
-
-func (t *sessionTap) Dial(ctx context.Context, target session.Target) (session.Session, error) {
-	s, err := t.inner.Dial(ctx, target)
-	if err == nil {
-		t.mu.Lock()
-		t.last = s
-		t.mu.Unlock()
-	}
-	return s, err
-}
-
-// sess is the bridge's live STOMP session.
-func (b *bridge) sess() session.Session {
-	b.tap.mu.Lock()
-	defer b.tap.mu.Unlock()
-	return b.tap.last
-}
-
 func (b *bridge) goRun(fn func()) {
 	b.wg.Add(1)
 	go func() {
@@ -244,6 +213,9 @@ func (b *bridge) teardown() {
 	}
 	_ = b.remote.Close()
 	b.l.setRemote("")
+	if !b.established {
+		return // the link reports why it could not be established
+	}
 	if err := context.Cause(b.ctx); !errors.Is(err, context.Canceled) {
 		b.log.Warn("network bridge stopped", "remote", b.remoteName, "err", err)
 	} else {

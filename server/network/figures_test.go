@@ -38,16 +38,24 @@ func TestBridgeFigures(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("TETHER_BENCH_MESSAGES")); err == nil && v > 0 {
 		n = v
 	}
-	pairs := []pair{newRefbrokerPair(t)}
+	tether := newRefbrokerPair(t, false)
+	pairs := []pair{tether}
 	if dir := os.Getenv("TETHER_BENCH_ACTIVEMQ"); dir != "" {
 		pairs = append(pairs, newActiveMQPair(t, dir))
 	}
+	kind := map[bool]string{true: "persistent", false: "non-persistent"}
 	for _, p := range pairs {
 		for _, persistent := range []bool{true, false} {
-			rate := bridgeRate(t, p, n, persistent)
-			t.Logf("%-8s %-14s %7.0f msgs/s across one bridge (%d x 1 KiB)", p.name(), map[bool]string{true: "persistent", false: "non-persistent"}[persistent], rate, n)
+			rate := bridgeRate(t, p.uriA(), p.uriB(), p.name(), n, persistent)
+			t.Logf("%-8s %-14s %7.0f msgs/s across one bridge (%d x 1 KiB)", p.name(), kind[persistent], rate, n)
 		}
 		t.Logf("%-8s bridge re-formed %v after the remote restarted", p.name(), reform(t, p).Round(time.Millisecond))
+	}
+	// The duplex direction: A pulls from B for a consumer on A.
+	duplex := newRefbrokerPair(t, true)
+	for _, persistent := range []bool{true, false} {
+		rate := bridgeRate(t, duplex.uriB(), duplex.uriA(), "tether duplex", n, persistent)
+		t.Logf("tether   %-14s %7.0f msgs/s pulled by a duplex bridge (%d x 1 KiB)", kind[persistent], rate, n)
 	}
 }
 
@@ -59,7 +67,9 @@ type pair interface {
 	restartB(t *testing.T) // SIGKILL B, start it again; returns once it serves
 }
 
-func bridgeRate(t *testing.T, p pair, n int, persistent bool) float64 {
+// bridgeRate stores n messages on the broker at from, then times their
+// arrival at a consumer on the broker at to.
+func bridgeRate(t *testing.T, from, to, name string, n int, persistent bool) float64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	dest := fmt.Sprintf("queue://figures-%v-%d", persistent, time.Now().UnixNano())
@@ -76,7 +86,7 @@ func bridgeRate(t *testing.T, p pair, n int, persistent bool) float64 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := client.Dial(ctx, p.uriA())
+			c, err := client.Dial(ctx, from)
 			if err != nil {
 				errs <- err
 				return
@@ -93,9 +103,9 @@ func bridgeRate(t *testing.T, p pair, n int, persistent bool) float64 {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Fatalf("%s: preload: %v", p.name(), err)
+		t.Fatalf("%s: preload: %v", name, err)
 	}
-	cb, err := client.Dial(ctx, p.uriB())
+	cb, err := client.Dial(ctx, to)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +117,7 @@ func bridgeRate(t *testing.T, p pair, n int, persistent bool) float64 {
 	}
 	for i := range n {
 		if _, err := sub.Next(ctx); err != nil {
-			t.Fatalf("%s: received %d of %d: %v", p.name(), i, n, err)
+			t.Fatalf("%s: received %d of %d: %v", name, i, n, err)
 		}
 	}
 	elapsed := time.Since(started)
@@ -169,12 +179,12 @@ type refbrokerPair struct {
 	b     *proctest.Proc
 }
 
-func newRefbrokerPair(t *testing.T) *refbrokerPair {
+func newRefbrokerPair(t *testing.T, duplex bool) *refbrokerPair {
 	p := &refbrokerPair{dirB: t.TempDir(), portA: testutil.FreePort(t), portB: testutil.FreePort(t)}
 	p.b = p.startB(t)
 	a := proctest.Start(t, "A", "--broker-name", "A", "--data-directory", t.TempDir(), "--admin", "off",
 		"--connector", fmt.Sprintf("native=tcp://127.0.0.1:%d", p.portA),
-		"--network-connector", fmt.Sprintf("static:(tcp://127.0.0.1:%d)", p.portB))
+		"--network-connector", fmt.Sprintf("static:(tcp://127.0.0.1:%d)?duplex=%v", p.portB, duplex))
 	a.WaitLog("network bridge established", 20*time.Second)
 	return p
 }

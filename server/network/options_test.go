@@ -99,6 +99,13 @@ func TestParseFlag(t *testing.T) {
 	if got := dialURI(tgt.brokers); got != "failover:(tcp://b1:61616?tcpNoDelay=false,tcp://b2:61616)?randomize=false&maxReconnectAttempts=0" {
 		t.Errorf("dial URI %q", got)
 	}
+	mixed, err := parseTarget("masterslave:(stomp://b1,tcp://b2:61617)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := dialURI(mixed.brokers); got != "failover:(tcp://b1:61613,tcp://b2:61617)?randomize=false&maxReconnectAttempts=0" {
+		t.Errorf("mixed schemes: dial URI %q", got)
+	}
 	if _, err := ParseFlag("static:(tcp://b:1)?duplex=maybe"); err == nil || !strings.Contains(err.Error(), "duplex") {
 		t.Errorf("bad bool: %v", err)
 	}

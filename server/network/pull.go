@@ -13,7 +13,7 @@ import (
 )
 
 // pullAckers is how many acknowledgements to the remote are in flight at once.
-const pullAckers = 4
+const pullAckers = 16
 
 // puller is the other direction of a duplex bridge. In ActiveMQ the
 // accepting broker runs a mirror bridge over the same connection; a STOMP

@@ -2,6 +2,7 @@ package network
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -71,9 +72,27 @@ func parseTarget(raw string) (*target, error) {
 func dialURI(brokers []*url.URL) string {
 	parts := make([]string, len(brokers))
 	for i, u := range brokers {
-		parts[i] = u.String()
+		parts[i] = sameScheme(u).String()
 	}
 	return "failover:(" + strings.Join(parts, ",") + ")?randomize=false&maxReconnectAttempts=0"
+}
+
+// sameScheme writes stomp:// as tcp:// (and stomp+ssl:// as ssl://), with
+// the port made explicit: the same STOMP connection, but one scheme for the
+// whole list, which the client needs when the bridge's adapter is wrapped
+// (see sessionTap).
+func sameScheme(u *url.URL) *url.URL {
+	alias := map[string]struct{ scheme, port string }{"stomp": {"tcp", "61613"}, "stomp+ssl": {"ssl", "61612"}}
+	a, ok := alias[u.Scheme]
+	if !ok {
+		return u
+	}
+	v := *u
+	v.Scheme = a.scheme
+	if v.Port() == "" {
+		v.Host = net.JoinHostPort(v.Hostname(), a.port)
+	}
+	return &v
 }
 
 // linkKey names a static bridge after the broker it dials, in a form that

@@ -217,3 +217,28 @@ func TestMemoryLimitReached(t *testing.T) {
 	quiet(t, a, b)
 	tl.check(t, total)
 }
+
+// staticBridge with staticallyIncludedDestinations: the static queue is
+// forwarded with no consumer anywhere; remote demand is not followed.
+func TestStaticBridge(t *testing.T) {
+	b := newBroker(t, "B").start(t)
+	a := newBroker(t, "A").start(t, nc(staticTo(b), func(o *network.Options) {
+		o.StaticBridge = true
+		o.StaticallyIncludedDestinations = []string{"queue://audit"}
+	}))
+	waitBridge(t, a, "B")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cb := dial(t, b)
+	tl := newTally()
+	d := consume(ctx, t, cb, "queue://orders", "B", tl, 0) // demand a static bridge ignores
+	ca := dial(t, a)
+	sendN(t, ca, "queue://orders", 0, 5, client.Persistent())
+	sendN(t, ca, "queue://audit", 0, 20, client.Persistent())
+	testutil.Eventually(t, 10*time.Second, func() bool { return pending(b, "queue://audit") == 20 }, "the static queue reached B (%d)", pending(b, "queue://audit"))
+	if n := pending(a, "queue://orders"); n != 5 {
+		t.Errorf("queue://orders: %d pending on A, want all 5 (a static bridge follows no demand)", n)
+	}
+	cancel()
+	<-d
+}
