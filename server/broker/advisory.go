@@ -11,8 +11,8 @@ import (
 //
 //	ActiveMQ.Advisory.Consumer.Queue.<name>   or   ActiveMQ.Advisory.Consumer.Topic.<name>
 //
-// with headers advisoryType (add|remove), consumerId, destination
-// (/queue/X), consumerCount (consumers on it now), priority, selector,
+// with headers advisoryType (add|remove), consumerId, consumerDestination
+// (/queue/X), consumerCount (consumers on it now), consumerPriority, selector,
 // networkBrokerPath (comma list; empty for a local consumer) and
 // originBroker. A new subscription to an advisory topic first receives an
 // "add" for every consumer that already exists, so a bridge that connects
@@ -45,9 +45,9 @@ func (b *Broker) advisoryMessage(c *Consumer, added bool, count int) *Message {
 		Headers: []Header{
 			{"advisoryType", kind},
 			{"consumerId", strconv.FormatUint(c.id, 10)},
-			{"destination", c.opts.Dest.STOMP()},
+			{"consumerDestination", c.opts.Dest.STOMP()},
 			{"consumerCount", strconv.Itoa(count)},
-			{"priority", strconv.Itoa(c.priority)},
+			{"consumerPriority", strconv.Itoa(c.priority)},
 			{"selector", c.opts.Selector},
 			{"networkBrokerPath", strings.Join(c.opts.NetworkPath, ",")},
 			{"originBroker", b.cfg.Name},

@@ -26,10 +26,8 @@ type demandEvent struct {
 
 // parseAdvisory reads a consumer advisory (see broker/advisory.go) that
 // arrived on the advisory topic named topic; get returns a header's value,
-// "" if absent. The consumer's destination is read from the topic name:
-// over STOMP, the advisory's "destination" and "priority" headers come
-// after the MESSAGE frame's own headers of the same names, and a STOMP
-// reader takes the first.
+// "" if absent. The consumer's destination is read from the topic name
+// (it is also in consumerDestination).
 func parseAdvisory(topic string, get func(string) string) (demandEvent, bool) {
 	var ev demandEvent
 	switch get("advisoryType") {
@@ -45,7 +43,7 @@ func parseAdvisory(topic string, get func(string) string) (demandEvent, bool) {
 	}
 	ev.dest = d
 	ev.consumerID = get("consumerId")
-	ev.priority, _ = strconv.Atoi(get("priority"))
+	ev.priority, _ = strconv.Atoi(get("consumerPriority"))
 	ev.origin = get("originBroker")
 	ev.path = splitPath(get("networkBrokerPath"))
 	if len(ev.path) == 0 {

@@ -158,8 +158,19 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 		o.Priority = n
 	}
 	if v := f.Header.Get(hdrNetworkPath); v != "" {
-		// A network bridge subscribing on behalf of other brokers.
+		// A network bridge subscribing on behalf of other brokers: never
+		// hand it a message that already passed through the broker it
+		// forwards to (loop prevention, as a bridge's own consumers do).
 		o.NetworkPath = splitPath(v)
+		target := o.NetworkPath[0]
+		o.Filter = func(m *broker.Message) bool {
+			for _, b := range m.BrokerPath {
+				if b == target {
+					return false
+				}
+			}
+			return true
+		}
 	}
 	o.Exclusive = f.Header.Get("activemq.exclusive") == "true"
 	o.NoLocal = f.Header.Get("activemq.noLocal") == "true"
