@@ -66,3 +66,28 @@ func TestIDString(t *testing.T) {
 		t.Errorf("binary: %q", got)
 	}
 }
+
+// TestServerList reads Artemis's failover-server-list in the shapes go-amqp
+// decodes AMQP maps to, skipping what it cannot read.
+func TestServerList(t *testing.T) {
+	v := []any{
+		map[any]any{goamqp.Symbol("hostname"): "backup1", goamqp.Symbol("port"): int32(5673)},
+		map[any]any{"hostname": "backup2", "port": "5674", "scheme": "amqps"},
+		map[string]any{"hostname": "backup3", "port": uint16(5675), "scheme": "ws"},
+		map[any]any{"hostname": "no-port"},
+		"garbage",
+	}
+	got := serverList(v, "amqp")
+	want := []string{"amqp://backup1:5673", "amqps://backup2:5674", "amqp://backup3:5675"}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for i, u := range got {
+		if u.String() != want[i] {
+			t.Errorf("%d: %s, want %s", i, u, want[i])
+		}
+	}
+	if serverList(nil, "amqp") != nil {
+		t.Error("no property, yet URIs")
+	}
+}

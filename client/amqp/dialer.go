@@ -49,6 +49,9 @@ func parseBroker(u *url.URL) (addr string, o brokerOptions, err error) {
 	if u.Hostname() == "" {
 		return "", o, fmt.Errorf("amqp: %s: no host", u.Redacted())
 	}
+	if u.User != nil {
+		return "", o, fmt.Errorf("amqp: %s: credentials in the URI are not used; pass them with client.WithCredentials", u.Redacted())
+	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
 			return "", o, fmt.Errorf("amqp: %s: bad port %q", u.Redacted(), p)
@@ -130,7 +133,12 @@ func (Dialer) Dial(ctx context.Context, target session.Target) (session.Session,
 	if vhost == "" {
 		vhost = target.URI.Hostname()
 	}
-	return handshake(ctx, nc, target.Config, connOptions(target.Config, o, vhost))
+	s, err := handshake(ctx, nc, target.Config, connOptions(target.Config, o, vhost))
+	if err != nil {
+		return nil, err
+	}
+	s.scheme = target.URI.Scheme
+	return s, nil
 }
 
 func tlsConfig(base *tls.Config, host string) *tls.Config {

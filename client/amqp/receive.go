@@ -66,7 +66,7 @@ func (s *Session) Subscribe(ctx context.Context, spec session.SubscribeSpec, del
 	if spec.Selector != "" && rcv.LinkSourceFilterValue(selectorFilter) == nil {
 		// The broker attached the link without the filter: it would
 		// deliver everything.
-		s.detach(ctx, rcv, own)
+		_ = s.detach(ctx, rcv, own)
 		return unsupported("selectors (the broker did not apply the selector filter)")
 	}
 	sub := &subscription{
@@ -76,7 +76,7 @@ func (s *Session) Subscribe(ctx context.Context, spec session.SubscribeSpec, del
 	s.mu.Lock()
 	if old := s.subs[spec.ID]; old != nil {
 		s.mu.Unlock()
-		s.detach(ctx, rcv, own)
+		_ = s.detach(ctx, rcv, own)
 		return fmt.Errorf("amqp: subscription %s already exists", spec.ID)
 	}
 	s.subs[spec.ID] = sub
@@ -202,84 +202,3 @@ func (s *Session) endOwn(own *goamqp.Session) {
 	defer cancel()
 	_ = own.Close(ctx)
 }
-
-// Ack accepts d (in AckClient mode, with every earlier unacked delivery of
-// its subscription) and returns once the broker settled it.
-func (s *Session) Ack(ctx context.Context, d *session.Delivery, tx string) error {
-	return s.settle(ctx, d, tx, "ack", func(ctx context.Context, r *goamqp.Receiver, m *goamqp.Message) error {
-		return r.AcceptMessage(ctx, m)
-	})
-}
-
-// Nack hands d (in AckClient mode, with every earlier unacked delivery of
-// its subscription) back as Modified{delivery-failed}: the broker
-// redelivers it, counted, and dead-letters it after its redelivery limit.
-func (s *Session) Nack(ctx context.Context, d *session.Delivery, tx string) error {
-	return s.settle(ctx, d, tx, "nack", func(ctx context.Context, r *goamqp.Receiver, m *goamqp.Message) error {
-		return r.ModifyMessage(ctx, m, &goamqp.ModifyMessageOptions{DeliveryFailed: true})
-	})
-}
-
-type disposeFunc func(context.Context, *goamqp.Receiver, *goamqp.Message) error
-
-func (s *Session) settle(ctx context.Context, d *session.Delivery, tx, op string, dispose disposeFunc) error {
-	if tx != "" {
-		return unsupported("transactions")
-	}
-	tok, ok := d.Token.(*ackToken)
-	if !ok {
-		return fmt.Errorf("amqp: %s: delivery %s did not come from an AMQP session", op, d.MessageID)
-	}
-	if tok.sub.mode == session.AckAuto {
-		return nil // pre-settled: the broker acked it when it sent it
-	}
-	select {
-	case <-s.done:
-		return s.lostErr()
-	default:
-	}
-	msgs := tok.sub.covered(tok.msg)
-	errs := make([]error, len(msgs))
-	var wg sync.WaitGroup
-	for i, m := range msgs[:len(msgs)-1] {
-		// Earlier deliveries of a cumulative ack are settled at once, not
-		// one round trip after another.
-		wg.Go(func() { errs[i] = dispose(ctx, tok.sub.rcv, m) })
-	}
-	errs[len(msgs)-1] = dispose(ctx, tok.sub.rcv, tok.msg)
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return s.classify(ctx, op, err)
-		}
-	}
-	return nil
-}
-
-// covered returns the messages an ack of m settles: m alone, or in
-// AckClient mode every unacked delivery up to m, which it forgets.
-func (sub *subscription) covered(m *goamqp.Message) []*goamqp.Message {
-	if sub.mode != session.AckClient {
-		return []*goamqp.Message{m}
-	}
-	sub.mu.Lock()
-	defer sub.mu.Unlock()
-	for i, u := range sub.unacked {
-		if u == m {
-			out := append([]*goamqp.Message(nil), sub.unacked[:i+1]...)
-			sub.unacked = append(sub.unacked[:0], sub.unacked[i+1:]...)
-			return out
-		}
-	}
-	return []*goamqp.Message{m} // settled before, or never recorded
-}
-
-// Begin is refused: tether's broker refuses the AMQP transaction
-// coordinator, and go-amqp has no client side for it.
-func (s *Session) Begin(context.Context, string) error { return unsupported("transactions") }
-
-// Commit is refused like Begin.
-func (s *Session) Commit(context.Context, string) error { return unsupported("transactions") }
-
-// Abort is refused like Begin.
-func (s *Session) Abort(context.Context, string) error { return unsupported("transactions") }

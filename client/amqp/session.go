@@ -13,6 +13,13 @@ import (
 	"github.com/tethermq/tether/failover/session"
 )
 
+// The adapter's types implement the session contract.
+var (
+	_ session.Dialer     = Dialer{}
+	_ session.Session    = (*Session)(nil)
+	_ session.Advertiser = (*Session)(nil)
+)
+
 // Session is one AMQP connection with one AMQP session for its senders and
 // non-durable receivers. It implements session.Session.
 //
@@ -26,6 +33,9 @@ type Session struct {
 	nc   net.Conn
 	as   *goamqp.Session
 	log  *slog.Logger
+	// scheme (amqp or amqps) is what advertised brokers speak unless they
+	// say otherwise.
+	scheme string
 
 	// ctx ends when the session does; every background wait selects on it.
 	ctx    context.Context

@@ -2,6 +2,7 @@ package amqp_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"testing"
@@ -293,7 +294,7 @@ func TestHandshakeDeadline(t *testing.T) {
 // TestCheck validates component URIs without the network.
 func TestCheck(t *testing.T) {
 	good := []string{"amqp://h", "amqps://h:5671", "amqp://h:1?amqp.idleTimeout=0&amqp.vhost=v&transport.tcpNoDelay=false&amqp.maxFrameSize=4096&transport.connectTimeout=100&transport.tcpKeepAlive=true"}
-	bad := []string{"amqp://", "amqp://h:0", "stomp://h", "amqp://h?bogus=1", "amqp://h?amqp.maxFrameSize=10", "amqp://h?amqp.idleTimeout=-1"}
+	bad := []string{"amqp://user:pw@h", "amqp://", "amqp://h:0", "stomp://h", "amqp://h?bogus=1", "amqp://h?amqp.maxFrameSize=10", "amqp://h?amqp.idleTimeout=-1"}
 	for _, s := range good {
 		if err := (amqp.Dialer{}).Check(target(t, s, session.Config{}).URI); err != nil {
 			t.Errorf("%s: %v", s, err)
@@ -330,5 +331,72 @@ func TestHeartBeats(t *testing.T) {
 	}
 	if !errors.Is(s.Err(), session.ErrConnectionLost) {
 		t.Errorf("Err = %v", s.Err())
+	}
+}
+
+// TestTLS: amqps:// runs the same session over TLS, verifying the broker's
+// certificate against the configured roots and the URI's host.
+func TestTLS(t *testing.T) {
+	b := startBroker(t, "tls")
+	addr, roots := tlsFront(t, fmt.Sprintf("127.0.0.1:%d", b.port))
+	s := dial(t, "amqps://"+addr, session.Config{TLS: &tls.Config{RootCAs: roots}})
+	send(t, s, msg(q("secure"), "over tls"))
+
+	ctx := testCtx(t, 5*time.Second)
+	if _, err := (amqp.Dialer{}).Dial(ctx, target(t, "amqps://"+addr, session.Config{})); err == nil {
+		t.Error("an untrusted certificate was accepted")
+	}
+}
+
+// TestAckAfterUnsubscribe: acking a message whose subscription is gone is
+// an error for that ack only; the session lives on.
+func TestAckAfterUnsubscribe(t *testing.T) {
+	b := startBroker(t, "late-ack")
+	s := dial(t, b.uri(), session.Config{})
+	ctx := testCtx(t, 10*time.Second)
+	in := newInbox()
+	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s", Destination: q("late"), Ack: session.AckIndividual, Priority: -1}, in.deliver); err != nil {
+		t.Fatal(err)
+	}
+	send(t, s, msg(q("late"), "x"))
+	d := in.next(t)
+	if err := s.Unsubscribe(ctx, "s"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ack(ctx, d, ""); err == nil || errors.Is(err, session.ErrConnectionLost) {
+		t.Errorf("ack after unsubscribe: %v", err)
+	}
+	select {
+	case <-s.Done():
+		t.Fatalf("the session died: %v", s.Err())
+	default:
+	}
+	send(t, s, msg(q("late"), "still alive"))
+}
+
+// TestUnconfirmedSend: without Confirm the transfer is pre-settled and the
+// Confirmation resolves at once; the message still arrives.
+func TestUnconfirmedSend(t *testing.T) {
+	b := startBroker(t, "presettled")
+	s := dial(t, b.uri(), session.Config{})
+	ctx := testCtx(t, 10*time.Second)
+	in := newInbox()
+	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s", Destination: topic("ticks"), Priority: -1}, in.deliver); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := s.Send(ctx, &session.Outgoing{Destination: topic("ticks"), Body: []byte("t"), Priority: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-conf:
+		if err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Error("an unconfirmed send's Confirmation is not resolved at once")
+	}
+	if d := in.next(t); string(d.Body) != "t" || d.Persistent {
+		t.Errorf("delivery %+v", d)
 	}
 }

@@ -48,6 +48,9 @@ func parseBroker(u *url.URL) (addr string, o brokerOptions, err error) {
 	if u.Hostname() == "" {
 		return "", o, fmt.Errorf("mqtt: %s: no host", u.Redacted())
 	}
+	if u.User != nil {
+		return "", o, fmt.Errorf("mqtt: %s: credentials in the URI are not used; pass them with client.WithCredentials", u.Redacted())
+	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
 			return "", o, fmt.Errorf("mqtt: %s: bad port %q", u.Redacted(), p)

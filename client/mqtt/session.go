@@ -16,6 +16,12 @@ import (
 	"github.com/tethermq/tether/failover/session"
 )
 
+// The adapter's types implement the session contract.
+var (
+	_ session.Dialer  = Dialer{}
+	_ session.Session = (*Session)(nil)
+)
+
 // Session is one MQTT connection. It implements session.Session.
 //
 // Goroutines: paho's (reader, writer, keep-alive, router), which end when
@@ -258,12 +264,3 @@ func (s *Session) beginConfirm() bool {
 func unsupported(feature string) error {
 	return &session.UnsupportedError{Protocol: "mqtt", Feature: feature}
 }
-
-// Begin is refused: MQTT has no transactions.
-func (s *Session) Begin(context.Context, string) error { return unsupported("transactions") }
-
-// Commit is refused like Begin.
-func (s *Session) Commit(context.Context, string) error { return unsupported("transactions") }
-
-// Abort is refused like Begin.
-func (s *Session) Abort(context.Context, string) error { return unsupported("transactions") }

@@ -2,6 +2,7 @@ package mqtt_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"testing"
@@ -307,7 +308,7 @@ func TestHandshakeDeadline(t *testing.T) {
 // TestCheck validates component URIs without the network.
 func TestCheck(t *testing.T) {
 	good := []string{"mqtt://h", "mqtt+ssl://h:8883", "mqtt://h:1?cleanSession=true&keepAlive=30&tcpNoDelay=false&connectionTimeout=100"}
-	bad := []string{"mqtt://", "mqtt://h:70000", "amqp://h", "mqtt://h?bogus=1", "mqtt://h?keepAlive=-1", "mqtt://h?cleanSession=maybe"}
+	bad := []string{"mqtt://user:pw@h", "mqtt://", "mqtt://h:70000", "amqp://h", "mqtt://h?bogus=1", "mqtt://h?keepAlive=-1", "mqtt://h?cleanSession=maybe"}
 	for _, s := range good {
 		if err := (mqtt.Dialer{}).Check(target(t, s, session.Config{}).URI); err != nil {
 			t.Errorf("%s: %v", s, err)
@@ -344,5 +345,19 @@ func TestKeepAlive(t *testing.T) {
 	}
 	if !errors.Is(s.Err(), session.ErrConnectionLost) {
 		t.Errorf("Err = %v", s.Err())
+	}
+}
+
+// TestTLS: mqtt+ssl:// runs the same session over TLS, verifying the
+// broker's certificate against the configured roots and the URI's host.
+func TestTLS(t *testing.T) {
+	b := startBroker(t, "tls")
+	addr, roots := tlsFront(t, fmt.Sprintf("127.0.0.1:%d", b.port))
+	s := dial(t, "mqtt+ssl://"+addr, session.Config{TLS: &tls.Config{RootCAs: roots}})
+	send(t, s, persistentMsg(topic("secure"), "over tls"))
+
+	ctx := testCtx(t, 5*time.Second)
+	if _, err := (mqtt.Dialer{}).Dial(ctx, target(t, "mqtt+ssl://"+addr, session.Config{})); err == nil {
+		t.Error("an untrusted certificate was accepted")
 	}
 }
