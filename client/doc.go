@@ -8,7 +8,7 @@
 // Message accessors, and the choice of protocol adapter by URI scheme. The
 // failover behaviour itself (waiting, reconnecting, restoring, re-sending,
 // de-duplicating) is the failover package's; the wire is the adapters'
-// (client/stomp). client never reads a socket and never decides when to
+// (client/stomp, client/amqp, client/mqtt). client never reads a socket and never decides when to
 // reconnect.
 //
 // The promise, in short: Send returns nil only once the broker confirmed the

@@ -41,12 +41,15 @@ func WithCredentials(login, passcode string) Option {
 	return func(c *config) { c.session.Login, c.session.Passcode = login, passcode }
 }
 
-// WithClientID names the connection; durable subscriptions need it.
+// WithClientID names the connection; durable subscriptions need it. Over
+// MQTT it also makes the session persistent (the broker keeps the
+// subscriptions and their QoS 1 messages while the client is away).
 func WithClientID(id string) Option {
 	return func(c *config) { c.session.ClientID = id }
 }
 
-// WithTLS sets the TLS configuration for ssl:// and stomp+ssl:// brokers.
+// WithTLS sets the TLS configuration for ssl://, stomp+ssl://, amqps:// and
+// mqtt+ssl:// brokers.
 func WithTLS(cfg *tls.Config) Option {
 	return func(c *config) { c.session.TLS = cfg }
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/tethermq/tether/internal/testutil"
 	"testing"
 	"time"
 
@@ -338,7 +339,7 @@ func TestHeartBeats(t *testing.T) {
 // certificate against the configured roots and the URI's host.
 func TestTLS(t *testing.T) {
 	b := startBroker(t, "tls")
-	addr, roots := tlsFront(t, fmt.Sprintf("127.0.0.1:%d", b.port))
+	addr, roots := testutil.TLSFront(t, fmt.Sprintf("127.0.0.1:%d", b.port))
 	s := dial(t, "amqps://"+addr, session.Config{TLS: &tls.Config{RootCAs: roots}})
 	send(t, s, msg(q("secure"), "over tls"))
 

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/tethermq/tether/internal/testutil"
 	"testing"
 	"time"
 
@@ -352,7 +353,7 @@ func TestKeepAlive(t *testing.T) {
 // broker's certificate against the configured roots and the URI's host.
 func TestTLS(t *testing.T) {
 	b := startBroker(t, "tls")
-	addr, roots := tlsFront(t, fmt.Sprintf("127.0.0.1:%d", b.port))
+	addr, roots := testutil.TLSFront(t, fmt.Sprintf("127.0.0.1:%d", b.port))
 	s := dial(t, "mqtt+ssl://"+addr, session.Config{TLS: &tls.Config{RootCAs: roots}})
 	send(t, s, persistentMsg(topic("secure"), "over tls"))
 

@@ -1,4 +1,4 @@
-package mqtt_test
+package testutil
 
 import (
 	"crypto/ecdsa"
@@ -14,14 +14,12 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/tethermq/tether/internal/testutil"
 )
 
-// tlsFront terminates TLS on a loopback port with a fresh self-signed
+// TLSFront terminates TLS on a loopback port with a fresh self-signed
 // certificate for 127.0.0.1 and forwards the plaintext to target (the
 // broker has no TLS listener of its own). roots trusts the certificate.
-func tlsFront(t testing.TB, target string) (addr string, roots *x509.CertPool) {
+func TLSFront(t testing.TB, target string) (addr string, roots *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -48,7 +46,7 @@ func tlsFront(t testing.TB, target string) (addr string, roots *x509.CertPool) {
 	}
 	roots = x509.NewCertPool()
 	roots.AddCert(cert)
-	ln, err := tls.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), &tls.Config{
+	ln, err := tls.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", FreePort(t)), &tls.Config{
 		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
 	})
 	if err != nil {
