@@ -171,7 +171,7 @@ func TestPatterns(t *testing.T) {
 }
 
 func TestAdvisoryParsing(t *testing.T) {
-	hdr := map[string]string{"advisoryType": "add", "consumerId": "7", "priority": "3", "networkBrokerPath": "", "selector": selectorWithPath([]string{"A", "C"})}
+	hdr := map[string]string{"advisoryType": "add", "consumerId": "7", "consumerPriority": "3", "networkBrokerPath": "", "selector": selectorWithPath([]string{"A", "C"})}
 	ev, ok := parseAdvisory(broker.AdvisoryConsumerPfx+"Queue.orders.eu", func(n string) string { return hdr[n] })
 	if !ok || !ev.add || ev.dest != (broker.Destination{Kind: broker.Queue, Name: "orders.eu"}) || ev.priority != 3 || strings.Join(ev.path, ",") != "A,C" {
 		t.Errorf("parsed %+v ok=%v", ev, ok)
