@@ -42,3 +42,42 @@ func (a *audit) contains(id string) bool {
 }
 
 func (a *audit) len() int { return len(a.ids) }
+
+// sendIDs remembers, for the newest `size` deliveries that carried a
+// producer's duplicate id (_AMQ_DUPL_ID), which broker message carried it.
+// A later delivery with the same duplicate id but another message id is one
+// send stored twice: a producer re-sent it after a failover to a broker
+// without duplicate detection (ActiveMQ Classic over STOMP). The
+// subscription acks it and drops it, so the application sees the send
+// once. A redelivery of the same message keeps its message id and is not
+// affected.
+type sendIDs struct {
+	size int
+	msg  map[string]string // duplicate id -> message id
+	ring []string
+	next int
+}
+
+func newSendIDs(size int) *sendIDs {
+	return &sendIDs{size: size, msg: make(map[string]string)}
+}
+
+// seen records dupID for msgID and reports whether another message already
+// carried it.
+func (w *sendIDs) seen(dupID, msgID string) bool {
+	if dupID == "" || w.size <= 0 {
+		return false
+	}
+	if first, ok := w.msg[dupID]; ok {
+		return first != msgID
+	}
+	if len(w.ring) < w.size {
+		w.ring = append(w.ring, dupID)
+	} else {
+		delete(w.msg, w.ring[w.next])
+		w.ring[w.next] = dupID
+		w.next = (w.next + 1) % w.size
+	}
+	w.msg[dupID] = msgID
+	return false
+}

@@ -52,6 +52,11 @@ type Event struct {
 	Err            error
 	SubscriptionID string
 	MessageID      string
+	// DuplicateID is set on EventDuplicateDropped when the dropped message
+	// was a second stored copy of one send (the broker has no duplicate
+	// detection); it is empty when it was the redelivery of a message whose
+	// ack was in doubt.
+	DuplicateID string
 }
 
 // eventQueue hands events to the callback in order from one goroutine, so a

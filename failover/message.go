@@ -161,7 +161,7 @@ func (s *Subscription) addDoubt(ids []string) {
 		if !s.audit.contains(q.d.MessageID) {
 			return false
 		}
-		s.dropDuplicate(q.g, q.d)
+		s.dropDuplicate(q.g, q.d, "")
 		return true
 	})
 }

@@ -31,6 +31,7 @@ type Subscription struct {
 	unacked  []delivered    // AckClient: delivered, not yet acked, in order
 	inflight map[string]int // ids whose ack awaits confirmation
 	audit    *audit         // ids whose ack is in doubt
+	sendIDs  *sendIDs       // producers' duplicate ids seen, to drop a send stored twice
 }
 
 // Subscribe creates a subscription. spec.ID is assigned here. It waits for a
@@ -47,6 +48,7 @@ func (c *Conn) Subscribe(ctx context.Context, spec session.SubscribeSpec) (*Subs
 		done:     make(chan struct{}),
 		inflight: map[string]int{},
 		audit:    newAudit(c.cfg.AuditWindow),
+		sendIDs:  newSendIDs(c.cfg.AuditWindow),
 	}
 	c.mu.Lock()
 	c.subs[spec.ID] = s
@@ -116,7 +118,12 @@ func (s *Subscription) deliverer(g *generation) func(*session.Delivery) {
 			return
 		}
 		if s.audit.contains(d.MessageID) {
-			s.dropDuplicate(g, d)
+			s.dropDuplicate(g, d, "")
+			s.mu.Unlock()
+			return
+		}
+		if s.sendIDs.seen(d.DuplicateID, d.MessageID) {
+			s.dropDuplicate(g, d, d.DuplicateID)
 			s.mu.Unlock()
 			return
 		}
@@ -129,10 +136,11 @@ func (s *Subscription) deliverer(g *generation) func(*session.Delivery) {
 	}
 }
 
-// dropDuplicate handles the redelivery of a message whose ack was in doubt:
-// the application already acked it, so it is acked again and not handed
-// over. Call with s.mu held.
-func (s *Subscription) dropDuplicate(g *generation, d *session.Delivery) {
+// dropDuplicate handles the redelivery of a message whose ack was in doubt
+// (the application already acked it), or a second stored copy of one send
+// (storedTwice is its duplicate id): it is acked and not handed over. Call
+// with s.mu held.
+func (s *Subscription) dropDuplicate(g *generation, d *session.Delivery, storedTwice string) {
 	c := s.c
 	switch s.spec.Ack {
 	case session.AckIndividual:
@@ -150,7 +158,7 @@ func (s *Subscription) dropDuplicate(g *generation, d *session.Delivery) {
 	}
 	c.stats.duplicates.Add(1)
 	c.log.Debug("failover: dropped redelivery of an acked message", "subscription", s.spec.ID, "message", d.MessageID)
-	c.emit(Event{Kind: EventDuplicateDropped, URI: redact(g.uri), SubscriptionID: s.spec.ID, MessageID: d.MessageID})
+	c.emit(Event{Kind: EventDuplicateDropped, URI: redact(g.uri), SubscriptionID: s.spec.ID, MessageID: d.MessageID, DuplicateID: storedTwice})
 }
 
 func (s *Subscription) signal() {
