@@ -39,7 +39,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 			"STOMP, measures failover and memory, and writes docs/benchmarks.md.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	fs.BoolVar(&c.quick, "quick", false, "a short run (about 4 minutes): fewer rounds, messages and kills")
+	fs.BoolVar(&c.quick, "quick", false, "a short run (about 2 minutes here): fewer rounds, messages and kills")
 	fs.StringVar(&c.root, "repo", "", "the tether repository (default: found from the working directory)")
 	fs.StringVar(&c.scripts, "activemq-scripts", "", "directory of ActiveMQ's start.sh and stop.sh (default: REPO/../shared/activemq)")
 	fs.StringVar(&c.out, "out", "", "report to write (default: REPO/docs/benchmarks.md; '-' for stdout)")

@@ -79,6 +79,9 @@ type probe struct {
 
 const probeInterval = time.Millisecond
 
+// restartSettle is the pause after restarting a killed broker.
+const restartSettle = time.Second
+
 func startProbe(ctx context.Context, uri string) (*probe, error) {
 	dest := "queue://tether.failover." + time.Now().Format("150405.000000")
 	dial := func() (*client.Conn, error) {
@@ -225,6 +228,7 @@ func measureFailover(ctx context.Context, s failoverSetup, log *slog.Logger) (fa
 			return res, fmt.Errorf("%s: the first broker does not serve STOMP", s.label)
 		}
 	}
+	slaveReady := time.Now() // the slave logged its first failed attempt just before
 	if servesSTOMP(s.members[1].Addr()) {
 		return res, fmt.Errorf("%s: the second broker serves too: the pair does not share a lock", s.label)
 	}
@@ -235,7 +239,6 @@ func measureFailover(ctx context.Context, s failoverSetup, log *slog.Logger) (fa
 	}
 	defer p.stop()
 	master := 0
-	slaveReady := time.Now() // the slave logged its first failed attempt at about this time
 	phases := killPhases(s.kills, s.pollInterval)
 	for k := range s.kills {
 		// Messages flow through the current master before each kill.
@@ -249,21 +252,37 @@ func measureFailover(ctx context.Context, s failoverSetup, log *slog.Logger) (fa
 		if err := pause(ctx, phaseWait(slaveReady, time.Now(), phases[k], s.pollInterval)); err != nil {
 			return res, err
 		}
-		killedAt, ch := p.expect()
+		// Only a message sent once the master is gone surely went through
+		// the new one: one sent just before the kill may still arrive late
+		// on a busy machine. So the arrival is awaited from after the
+		// kill, and timed from before it.
+		killedAt := p.now()
 		if err := s.members[master].Kill(); err != nil {
 			return res, err
 		}
+		_, ch = p.expect()
 		at, err := p.await(ctx, ch, 120*time.Second)
 		if err != nil {
 			return res, fmt.Errorf("%s: kill %d: %w", s.label, k+1, err)
 		}
 		d := at - killedAt
+		// The message must have come through the other broker, now master;
+		// anything else means the pair did not behave as a pair.
+		if !servesSTOMP(s.members[1-master].Addr()) || s.members[master].Pid() != 0 {
+			return res, fmt.Errorf("%s: kill %d: a message arrived after %v, but the other broker does not serve (killed one gone: %v)",
+				s.label, k+1, d, s.members[master].Pid() == 0)
+		}
 		res.times = append(res.times, d)
 		log.Info("failover", "pair", s.label, "kill", k+1, "of", s.kills, "time", d.Round(time.Millisecond))
 		if err := s.members[master].Start(ctx); err != nil {
 			return res, fmt.Errorf("%s: restart after kill %d: %w", s.label, k+1, err)
 		}
 		slaveReady = time.Now()
+		// Let the restarted broker finish starting (a JVM compiles for a
+		// while) before the next kill, so that it does not slow the takeover.
+		if err := pause(ctx, restartSettle); err != nil {
+			return res, err
+		}
 		master = 1 - master
 	}
 	if len(res.times) == 0 {

@@ -1,8 +1,8 @@
 // Command benchcompare measures tether's refbroker beside ActiveMQ 5.17 on
 // the same machine, in one run, and writes docs/benchmarks.md:
 //
-//	go run ./cmd/benchcompare            # the full run (about 12 minutes)
-//	go run ./cmd/benchcompare --quick    # a short one (about 4 minutes)
+//	go run ./cmd/benchcompare            # the full run (about 7 minutes here)
+//	go run ./cmd/benchcompare --quick    # a short one (about 2 minutes)
 //
 // It builds cmd/refbroker and cmd/tether, starts one refbroker and one
 // ActiveMQ (through ../shared/activemq/start.sh), runs the same `tether

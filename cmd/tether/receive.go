@@ -156,11 +156,15 @@ func (c *receiveCmd) next(ctx context.Context, sub *client.Subscription) (*clien
 
 // jsonMessage is one line of --output json.
 type jsonMessage struct {
-	ID          string            `json:"id"`
-	Destination string            `json:"destination"`
-	Redelivered bool              `json:"redelivered,omitempty"`
-	Headers     map[string]string `json:"headers"`
-	Body        string            `json:"body"`
+	ID          string `json:"id"`
+	Destination string `json:"destination"`
+	Redelivered bool   `json:"redelivered,omitempty"`
+	Persistent  bool   `json:"persistent,omitempty"`
+	// Group is given apart from the headers: not every protocol carries it
+	// as a header (AMQP has properties.group-id).
+	Group   string            `json:"group,omitempty"`
+	Headers map[string]string `json:"headers"`
+	Body    string            `json:"body"`
 }
 
 func (c *receiveCmd) print(out io.Writer, m *client.Message) error {
@@ -170,8 +174,8 @@ func (c *receiveCmd) print(out io.Writer, m *client.Message) error {
 		return err
 	case "json":
 		return json.NewEncoder(out).Encode(jsonMessage{
-			ID: m.ID(), Destination: m.Destination(), Redelivered: m.Redelivered(),
-			Headers: m.Headers(), Body: string(m.Body()),
+			ID: m.ID(), Destination: m.Destination(), Redelivered: m.Redelivered(), Persistent: m.Persistent(),
+			Group: m.GroupID(), Headers: m.Headers(), Body: string(m.Body()),
 		})
 	}
 	return nil
