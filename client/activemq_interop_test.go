@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -26,15 +25,6 @@ type activemq struct {
 	port          int
 	env           []string
 	dataDir       string
-}
-
-func activemqScripts(t *testing.T) string {
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "shared", "activemq")
-	if _, err := os.Stat(filepath.Join(dir, "start.sh")); err != nil {
-		t.Fatalf("ActiveMQ scripts not found at %s: %v", dir, err)
-	}
-	return dir
 }
 
 func (a *activemq) start() {
@@ -60,7 +50,7 @@ func (a *activemq) kill() {
 // duplicate id, another message id), and the application sees every
 // confirmed send exactly once.
 func TestSDKAgainstActiveMQPairKill9(t *testing.T) {
-	scripts := activemqScripts(t)
+	scripts := testutil.ActiveMQScripts(t)
 	runRoot, data := t.TempDir(), t.TempDir()
 	env := []string{"AMQ_RUN_ROOT=" + runRoot, "AMQ_LOCK_INTERVAL_MS=200", "AMQ_HEAP=256m"}
 	m1 := &activemq{t: t, scripts: scripts, name: "tether-it-1", port: testutil.FreePort(t), env: env, dataDir: data}

@@ -100,7 +100,7 @@ func startMosquitto(t testing.TB) *externalBroker {
 // under the test's temporary directory, and stops it at the end of the test.
 func startActiveMQ(t testing.TB) *externalBroker {
 	t.Helper()
-	const scripts = "/work/shared/activemq"
+	scripts := testutil.ActiveMQScripts(t)
 	root, data := t.TempDir(), t.TempDir()
 	name := "tether-it-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(testutil.FreePort(t))
 	b := &externalBroker{port: testutil.FreePort(t)}

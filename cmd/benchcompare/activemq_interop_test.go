@@ -16,11 +16,7 @@ import (
 // activemqScripts finds ../shared/activemq from the repository.
 func activemqScripts(t *testing.T) string {
 	t.Helper()
-	root, err := findRepo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(root, "..", "shared", "activemq")
+	return testutil.ActiveMQScripts(t)
 }
 
 func newActiveMQ(t *testing.T, runRoot, name, dataDir string, intervalMS int) *activemqProc {
