@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tethermq/tether/failover/session"
@@ -42,30 +40,14 @@ func (Dialer) Check(u *url.URL) error {
 }
 
 func parseBroker(u *url.URL) (addr string, o brokerOptions, err error) {
-	port, ok := defaultPorts[u.Scheme]
-	if !ok {
-		return "", o, fmt.Errorf("amqp: scheme %q is not one of %s", u.Scheme, strings.Join(Schemes, ", "))
-	}
-	if u.Hostname() == "" {
-		return "", o, fmt.Errorf("amqp: %s: no host", u.Redacted())
-	}
-	if u.User != nil {
-		return "", o, fmt.Errorf("amqp: %s: credentials in the URI are not used; pass them with client.WithCredentials", u.Redacted())
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "", o, fmt.Errorf("amqp: %s: bad port %q", u.Redacted(), p)
-		}
-		port = p
+	if addr, err = session.ParseAddress("amqp", u, defaultPorts); err != nil {
+		return "", o, err
 	}
 	o = brokerOptions{keepAlive: true, noDelay: true}
-	for name, values := range u.Query() {
-		v := values[len(values)-1]
-		if err := o.set(name, v); err != nil {
-			return "", o, fmt.Errorf("amqp: %s: option %q: %w", u.Redacted(), name, err)
-		}
+	if err = session.ParseOptions("amqp", u, o.set); err != nil {
+		return "", o, err
 	}
-	return net.JoinHostPort(u.Hostname(), port), o, nil
+	return addr, o, nil
 }
 
 func (o *brokerOptions) set(name, v string) error {
@@ -110,24 +92,14 @@ func (Dialer) Dial(ctx context.Context, target session.Target) (session.Session,
 	if err != nil {
 		return nil, err
 	}
-	nd := net.Dialer{Timeout: o.tcpConnectMax, KeepAlive: -1}
-	if o.keepAlive {
-		nd.KeepAlive = 0 // Go's default interval
-	}
-	nc, err := nd.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(o.noDelay)
-	}
+	var tlsCfg *tls.Config
 	if secure(target.URI.Scheme) {
-		tlsConn := tls.Client(nc, tlsConfig(target.Config.TLS, target.URI.Hostname()))
-		if err := tlsConn.HandshakeContext(ctx); err != nil {
-			nc.Close()
-			return nil, fmt.Errorf("amqp: tls handshake: %w", err)
-		}
-		nc = tlsConn
+		tlsCfg = session.TLSConfig(target.Config.TLS, target.URI.Hostname())
+	}
+	nc, err := session.DialTCP(ctx, addr, session.TCPOptions{
+		ConnectTimeout: o.tcpConnectMax, KeepAlive: o.keepAlive, NoDelay: o.noDelay, TLS: tlsCfg})
+	if err != nil {
+		return nil, fmt.Errorf("amqp: %w", err)
 	}
 	vhost := o.vhost
 	if vhost == "" {
@@ -139,17 +111,4 @@ func (Dialer) Dial(ctx context.Context, target session.Target) (session.Session,
 	}
 	s.scheme = target.URI.Scheme
 	return s, nil
-}
-
-func tlsConfig(base *tls.Config, host string) *tls.Config {
-	var c *tls.Config
-	if base != nil {
-		c = base.Clone()
-	} else {
-		c = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	if c.ServerName == "" {
-		c.ServerName = host
-	}
-	return c
 }

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tethermq/tether/failover/session"
@@ -41,30 +40,14 @@ func (Dialer) Check(u *url.URL) error {
 }
 
 func parseBroker(u *url.URL) (addr string, o brokerOptions, err error) {
-	port, ok := defaultPorts[u.Scheme]
-	if !ok {
-		return "", o, fmt.Errorf("mqtt: scheme %q is not one of %s", u.Scheme, strings.Join(Schemes, ", "))
-	}
-	if u.Hostname() == "" {
-		return "", o, fmt.Errorf("mqtt: %s: no host", u.Redacted())
-	}
-	if u.User != nil {
-		return "", o, fmt.Errorf("mqtt: %s: credentials in the URI are not used; pass them with client.WithCredentials", u.Redacted())
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "", o, fmt.Errorf("mqtt: %s: bad port %q", u.Redacted(), p)
-		}
-		port = p
+	if addr, err = session.ParseAddress("mqtt", u, defaultPorts); err != nil {
+		return "", o, err
 	}
 	o = brokerOptions{noDelay: true}
-	for name, values := range u.Query() {
-		v := values[len(values)-1]
-		if err := o.set(name, v); err != nil {
-			return "", o, fmt.Errorf("mqtt: %s: option %q: %w", u.Redacted(), name, err)
-		}
+	if err = session.ParseOptions("mqtt", u, o.set); err != nil {
+		return "", o, err
 	}
-	return net.JoinHostPort(u.Hostname(), port), o, nil
+	return addr, o, nil
 }
 
 func (o *brokerOptions) set(name, v string) error {
@@ -104,39 +87,11 @@ func (Dialer) Dial(ctx context.Context, target session.Target) (session.Session,
 	}
 	var tlsCfg *tls.Config
 	if secure(target.URI.Scheme) {
-		tlsCfg = tlsConfig(target.Config.TLS, target.URI.Hostname())
+		tlsCfg = session.TLSConfig(target.Config.TLS, target.URI.Hostname())
 	}
 	open := func(ctx context.Context) (net.Conn, error) {
-		nd := net.Dialer{Timeout: o.tcpConnectMax}
-		nc, err := nd.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		if tc, ok := nc.(*net.TCPConn); ok {
-			_ = tc.SetNoDelay(o.noDelay)
-		}
-		if tlsCfg != nil {
-			tc := tls.Client(nc, tlsCfg)
-			if err := tc.HandshakeContext(ctx); err != nil {
-				nc.Close()
-				return nil, fmt.Errorf("tls handshake: %w", err)
-			}
-			nc = tc
-		}
-		return nc, nil
+		return session.DialTCP(ctx, addr, session.TCPOptions{
+			ConnectTimeout: o.tcpConnectMax, KeepAlive: true, NoDelay: o.noDelay, TLS: tlsCfg})
 	}
 	return connect(ctx, open, target.Config, o)
-}
-
-func tlsConfig(base *tls.Config, host string) *tls.Config {
-	var c *tls.Config
-	if base != nil {
-		c = base.Clone()
-	} else {
-		c = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	if c.ServerName == "" {
-		c.ServerName = host
-	}
-	return c
 }

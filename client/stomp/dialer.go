@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -48,30 +47,14 @@ func (Dialer) Check(u *url.URL) error {
 }
 
 func parseBroker(u *url.URL) (addr string, o brokerOptions, err error) {
-	port, ok := defaultPorts[u.Scheme]
-	if !ok {
-		return "", o, fmt.Errorf("stomp: scheme %q is not one of %s", u.Scheme, strings.Join(Schemes, ", "))
-	}
-	if u.Hostname() == "" {
-		return "", o, fmt.Errorf("stomp: %s: no host", u.Redacted())
-	}
-	if u.User != nil {
-		return "", o, fmt.Errorf("stomp: %s: credentials in the URI are not used; pass them with client.WithCredentials", u.Redacted())
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "", o, fmt.Errorf("stomp: %s: bad port %q", u.Redacted(), p)
-		}
-		port = p
+	if addr, err = session.ParseAddress("stomp", u, defaultPorts); err != nil {
+		return "", o, err
 	}
 	o = brokerOptions{keepAlive: true, noDelay: true}
-	for name, values := range u.Query() {
-		v := values[len(values)-1]
-		if err := o.set(name, v); err != nil {
-			return "", o, fmt.Errorf("stomp: %s: option %q: %w", u.Redacted(), name, err)
-		}
+	if err = session.ParseOptions("stomp", u, o.set); err != nil {
+		return "", o, err
 	}
-	return net.JoinHostPort(u.Hostname(), port), o, nil
+	return addr, o, nil
 }
 
 func (o *brokerOptions) set(name, v string) error {
@@ -124,24 +107,14 @@ func (Dialer) Dial(ctx context.Context, target session.Target) (session.Session,
 	if err != nil {
 		return nil, err
 	}
-	nd := net.Dialer{Timeout: o.tcpConnectMax, KeepAlive: -1}
-	if o.keepAlive {
-		nd.KeepAlive = 0 // Go's default interval
+	var tlsCfg *tls.Config
+	if secure(target.URI.Scheme) {
+		tlsCfg = session.TLSConfig(target.Config.TLS, target.URI.Hostname())
 	}
-	nc, err := nd.DialContext(ctx, "tcp", addr)
+	nc, err := session.DialTCP(ctx, addr, session.TCPOptions{
+		ConnectTimeout: o.tcpConnectMax, KeepAlive: o.keepAlive, NoDelay: o.noDelay, TLS: tlsCfg})
 	if err != nil {
 		return nil, err
-	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(o.noDelay)
-	}
-	if secure(target.URI.Scheme) {
-		tlsConn := tls.Client(nc, tlsConfig(target.Config.TLS, target.URI.Hostname()))
-		if err := tlsConn.HandshakeContext(ctx); err != nil {
-			nc.Close()
-			return nil, fmt.Errorf("tls handshake: %w", err)
-		}
-		nc = tlsConn
 	}
 	cfg := target.Config
 	if o.heartBeat != nil {
@@ -158,17 +131,4 @@ func (Dialer) Dial(ctx context.Context, target session.Target) (session.Session,
 		return nil, err
 	}
 	return s, nil
-}
-
-func tlsConfig(base *tls.Config, host string) *tls.Config {
-	var c *tls.Config
-	if base != nil {
-		c = base.Clone()
-	} else {
-		c = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	if c.ServerName == "" {
-		c.ServerName = host
-	}
-	return c
 }
