@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tethermq/tether/server/selector"
 	"github.com/tethermq/tether/server/store"
 )
 
@@ -413,4 +412,3 @@ func (b *Broker) ResetGroups(queueName string) error {
 	return nil
 }
 
-var _ = selector.Parse

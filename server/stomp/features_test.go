@@ -549,3 +549,21 @@ func TestManyMessagesManyConsumers(t *testing.T) {
 		}
 	}
 }
+
+// A bridge's subscription (tether-network-path) never receives a message
+// that already passed through the broker it serves.
+func TestNetworkSubscriptionSkipsMessagesFromItsBroker(t *testing.T) {
+	tb := startBroker(t, broker.Config{}, Options{})
+	c := tb.dial()
+	s := subscribe(t, c, "/queue/net", gostomp.AckAuto, "tether-network-path", "B")
+	waitConsumers(t, tb.b, 1)
+	send(t, c, "/queue/net", "from-B", "tether-broker-path", "B")
+	send(t, c, "/queue/net", "local")
+	if m := recv(t, s); string(m.Body) != "local" {
+		t.Fatalf("got %q", m.Body)
+	}
+	noMessage(t, s, 50*time.Millisecond)
+	if st := queueStat(tb.b, "queue://net"); st.Pending != 1 {
+		t.Fatalf("the message from B should wait for a local consumer: %+v", st)
+	}
+}

@@ -157,7 +157,7 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 		}
 		o.Priority = n
 	}
-	if v := f.Header.Get(hdrNetworkPath); v != "" {
+	if v := f.Header.Get(hdrSubNetwork); v != "" {
 		// A network bridge subscribing on behalf of other brokers: never
 		// hand it a message that already passed through the broker it
 		// forwards to (loop prevention, as a bridge's own consumers do).

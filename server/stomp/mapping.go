@@ -24,7 +24,8 @@ const (
 	hdrDeliveryCount = "JMSXDeliveryCount"
 	hdrDupID         = "_AMQ_DUPL_ID"
 	hdrRedelivered   = "redelivered"
-	hdrNetworkPath   = "tether-broker-path"
+	hdrNetworkPath   = "tether-broker-path"  // SEND/MESSAGE: brokers the message passed through
+	hdrSubNetwork    = "tether-network-path" // SUBSCRIBE: brokers a bridge subscribes for
 )
 
 // messageFromSend maps a SEND frame to a broker message. Standard headers
