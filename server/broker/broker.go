@@ -411,4 +411,3 @@ func (b *Broker) ResetGroups(queueName string) error {
 	q.mu.Unlock()
 	return nil
 }
-
