@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-stomp/stomp/v3/frame"
@@ -34,6 +35,7 @@ type conn struct {
 	subs     map[string]*sub // reader goroutine only
 	readWait time.Duration   // client's heart-beat x grace; 0 = none promised
 
+	wmu     sync.Mutex // held while writing to nc: the writer goroutine, or a direct write
 	outMu   sync.Mutex
 	out     []outItem
 	outSig  chan struct{}
@@ -41,7 +43,8 @@ type conn struct {
 	wdone   chan struct{}
 	sendHB  time.Duration
 
-	stopOnce sync.Once
+	stopOnce   sync.Once
+	lastDirect atomic.Int64 // unix nanos of the last direct write (counts as traffic for heart-beats)
 }
 
 type sub struct {
@@ -290,11 +293,15 @@ func (c *conn) writeLoop() {
 	var autoAcks []*broker.Delivery
 	wroteSince := false
 	for {
+		c.wmu.Lock()
 		c.outMu.Lock()
 		batch, c.out = c.out, batch[:0]
 		closing := c.closing
 		sendHB := c.sendHB
 		c.outMu.Unlock()
+		if len(batch) == 0 {
+			c.wmu.Unlock()
+		}
 		if hb == nil && sendHB > 0 {
 			// Negotiated by CONNECT after this loop started.
 			t := time.NewTicker(sendHB / 2) // a beat is skipped after a write: gaps stay under sendHB
@@ -308,9 +315,12 @@ func (c *conn) writeLoop() {
 			select {
 			case <-c.outSig:
 			case <-hb:
-				if !wroteSince {
+				if !wroteSince && c.lastDirect.Load() < time.Now().Add(-sendHB/2).UnixNano() {
+					c.wmu.Lock()
 					_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
-					if _, err := c.nc.Write([]byte{'\n'}); err != nil {
+					_, err := c.nc.Write([]byte{'\n'})
+					c.wmu.Unlock()
+					if err != nil {
 						c.abort()
 						return
 					}
@@ -340,7 +350,9 @@ func (c *conn) writeLoop() {
 			}
 		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
-		if _, err := c.nc.Write(buf); err != nil {
+		_, err := c.nc.Write(buf)
+		c.wmu.Unlock()
+		if err != nil {
 			c.abort()
 			return
 		}
@@ -357,6 +369,28 @@ func (c *conn) writeLoop() {
 			buf = nil // do not pin a huge buffer after one large message
 		}
 	}
+}
+
+// writeDirect writes f on the caller's goroutine when nothing is queued and
+// the writer is not writing, saving the hand-off to the writer goroutine:
+// the receipt of a send the client waits for goes out at once. It reports
+// whether it wrote; if not, the caller queues f.
+func (c *conn) writeDirect(f *frame.Frame) bool {
+	c.outMu.Lock()
+	if len(c.out) > 0 || c.closing || !c.wmu.TryLock() {
+		c.outMu.Unlock()
+		return false
+	}
+	c.outMu.Unlock()
+	buf := appendFrame(nil, f, c.escape)
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
+	_, err := c.nc.Write(buf)
+	c.wmu.Unlock()
+	c.lastDirect.Store(time.Now().UnixNano())
+	if err != nil {
+		c.abort()
+	}
+	return true
 }
 
 // abort ends a connection whose socket failed under the writer.
