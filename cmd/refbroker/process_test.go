@@ -53,7 +53,10 @@ func TestKill9LosesNoReceiptedMessage(t *testing.T) {
 	if !b2.Logged("messages=1000") {
 		t.Errorf("recovery did not report 1000 messages:\n%s", b2.Log())
 	}
-	c2, err := gostomp.Dial("tcp", addr)
+	// go-stomp delivers and writes on one goroutine: with 1,000 messages
+	// prefetched, an ACK waiting for room in a small write channel would
+	// deadlock it, so give the channel room for every ack.
+	c2, err := gostomp.Dial("tcp", addr, gostomp.ConnOpt.WriteChannelCapacity(2000))
 	if err != nil {
 		t.Fatal(err)
 	}

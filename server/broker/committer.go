@@ -40,7 +40,6 @@ type committer struct {
 	queue    []*commitOp
 	closed   bool
 	stopped  chan struct{}
-	busy     bool     // a batch is being written (by run or inline)
 	deferred commitOp // held unsynced mutations
 	since    time.Time
 	ticker   *time.Ticker
@@ -107,60 +106,31 @@ func (c *committer) run() {
 	var spare []*commitOp
 	for {
 		c.mu.Lock()
-		for c.busy || (len(c.queue) == 0 && !c.closed && !c.heldTooLong()) {
+		for len(c.queue) == 0 && !c.closed && !c.heldTooLong() {
 			c.cond.Wait()
 		}
 		ops := c.queue
 		c.queue = spare[:0]
 		closed := c.closed
-		c.busy = true
 		c.mu.Unlock()
-		c.process(ops, closed)
-		c.mu.Lock()
-		c.busy = false
-		c.cond.Broadcast()
-		c.mu.Unlock()
-		if closed && len(ops) == 0 {
-			return
-		}
-		spare = ops[:0]
-	}
-}
 
-// process writes one batch of ops (or, with none, the held writes) and
-// completes them in order. Only the holder of c.busy calls it.
-func (c *committer) process(ops []*commitOp, closed bool) {
-	if len(ops) == 0 {
-		if err := c.flushHeld(); err != nil {
-			c.log.Error("store commit of held writes failed", "err", err)
+		if len(ops) == 0 {
+			spare = ops // c.queue now uses spare's array: never hand it out twice
+			if err := c.flushHeld(); err != nil {
+				c.log.Error("store commit of held writes failed", "err", err)
+			}
+			if closed {
+				return
+			}
+			continue
 		}
-		return
+		err := c.write(ops, closed)
+		for i, op := range ops {
+			finish(op, err)
+			ops[i] = nil
+		}
+		spare = ops
 	}
-	err := c.write(ops, closed)
-	for i, op := range ops {
-		finish(op, err)
-		ops[i] = nil
-	}
-}
-
-// tryInline writes op on the caller's goroutine when nothing is queued or
-// being written, saving the hand-off to the committer and back; that is the
-// latency of a producer that waits for each receipt. It reports whether it
-// did; when it did not, the caller submits op as usual.
-func (c *committer) tryInline(op *commitOp) bool {
-	c.mu.Lock()
-	if c.closed || c.busy || len(c.queue) > 0 {
-		c.mu.Unlock()
-		return false
-	}
-	c.busy = true
-	c.mu.Unlock()
-	c.process([]*commitOp{op}, false)
-	c.mu.Lock()
-	c.busy = false
-	c.cond.Broadcast()
-	c.mu.Unlock()
-	return true
 }
 
 func (c *committer) held() int { return len(c.deferred.sets) + len(c.deferred.deletes) }

@@ -104,41 +104,6 @@ func (s *Session) Send(ctx context.Context, m *Message, tx string, done func(err
 	s.submit(op)
 }
 
-// SendWait is Send for a caller that waits for the outcome anyway (a
-// producer that sends one message and waits for its receipt): when the
-// store is idle, the write and fsync happen on the caller's goroutine,
-// which saves two goroutine hand-offs on every message. It returns when
-// Send's done would have been called.
-func (s *Session) SendWait(ctx context.Context, m *Message, tx string) error {
-	if tx != "" || !m.Persistent {
-		return s.sendAndWait(ctx, m, tx)
-	}
-	if err := s.b.prepare(m, s); err != nil {
-		return err
-	}
-	m.size = m.memSize()
-	if err := s.b.mem.acquire(ctx, m.size); err != nil {
-		return fmt.Errorf("send to %s: waiting for memory: %w", m.Dest, err)
-	}
-	m.refs = 1
-	var result error
-	op := &commitOp{done: func(err error) { result = err }, sync: true}
-	s.b.routeInto(op, m)
-	if s.inCommit.Load() == 0 && s.b.commit.tryInline(op) {
-		return result
-	}
-	done := make(chan error, 1)
-	op.done = func(err error) { done <- err }
-	s.submit(op)
-	return <-done
-}
-
-func (s *Session) sendAndWait(ctx context.Context, m *Message, tx string) error {
-	done := make(chan error, 1)
-	s.Send(ctx, m, tx, func(err error) { done <- err })
-	return <-done
-}
-
 // submit sends op through the committer, counting it so later non-persistent
 // work of this session waits its turn.
 func (s *Session) submit(op *commitOp) {

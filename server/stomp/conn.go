@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-stomp/stomp/v3/frame"
@@ -35,7 +34,6 @@ type conn struct {
 	subs     map[string]*sub // reader goroutine only
 	readWait time.Duration   // client's heart-beat x grace; 0 = none promised
 
-	wmu     sync.Mutex // held while writing to nc: the writer goroutine, or a direct write
 	outMu   sync.Mutex
 	out     []outItem
 	outSig  chan struct{}
@@ -43,8 +41,7 @@ type conn struct {
 	wdone   chan struct{}
 	sendHB  time.Duration
 
-	stopOnce   sync.Once
-	lastDirect atomic.Int64 // unix nanos of the last direct write (counts as traffic for heart-beats)
+	stopOnce sync.Once
 }
 
 type sub struct {
@@ -293,15 +290,11 @@ func (c *conn) writeLoop() {
 	var autoAcks []*broker.Delivery
 	wroteSince := false
 	for {
-		c.wmu.Lock()
 		c.outMu.Lock()
 		batch, c.out = c.out, batch[:0]
 		closing := c.closing
 		sendHB := c.sendHB
 		c.outMu.Unlock()
-		if len(batch) == 0 {
-			c.wmu.Unlock()
-		}
 		if hb == nil && sendHB > 0 {
 			// Negotiated by CONNECT after this loop started.
 			t := time.NewTicker(sendHB / 2) // a beat is skipped after a write: gaps stay under sendHB
@@ -315,12 +308,9 @@ func (c *conn) writeLoop() {
 			select {
 			case <-c.outSig:
 			case <-hb:
-				if !wroteSince && c.lastDirect.Load() < time.Now().Add(-sendHB/2).UnixNano() {
-					c.wmu.Lock()
+				if !wroteSince {
 					_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
-					_, err := c.nc.Write([]byte{'\n'})
-					c.wmu.Unlock()
-					if err != nil {
+					if _, err := c.nc.Write([]byte{'\n'}); err != nil {
 						c.abort()
 						return
 					}
@@ -350,9 +340,7 @@ func (c *conn) writeLoop() {
 			}
 		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
-		_, err := c.nc.Write(buf)
-		c.wmu.Unlock()
-		if err != nil {
+		if _, err := c.nc.Write(buf); err != nil {
 			c.abort()
 			return
 		}
@@ -369,28 +357,6 @@ func (c *conn) writeLoop() {
 			buf = nil // do not pin a huge buffer after one large message
 		}
 	}
-}
-
-// writeDirect writes f on the caller's goroutine when nothing is queued and
-// the writer is not writing, saving the hand-off to the writer goroutine:
-// the receipt of a send the client waits for goes out at once. It reports
-// whether it wrote; if not, the caller queues f.
-func (c *conn) writeDirect(f *frame.Frame) bool {
-	c.outMu.Lock()
-	if len(c.out) > 0 || c.closing || !c.wmu.TryLock() {
-		c.outMu.Unlock()
-		return false
-	}
-	c.outMu.Unlock()
-	buf := appendFrame(nil, f, c.escape)
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
-	_, err := c.nc.Write(buf)
-	c.wmu.Unlock()
-	c.lastDirect.Store(time.Now().UnixNano())
-	if err != nil {
-		c.abort()
-	}
-	return true
 }
 
 // abort ends a connection whose socket failed under the writer.

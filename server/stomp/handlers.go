@@ -107,18 +107,7 @@ func (c *conn) onSend(f *frame.Frame) error {
 		return err
 	}
 	receipt := f.Header.Get(frame.Receipt)
-	tx := f.Header.Get(frame.Transaction)
-	if receipt != "" && m.Persistent && tx == "" && c.fr.r.Buffered() == 0 {
-		// The client sent nothing more: it waits for this receipt, so
-		// there is nothing to pipeline and the store write can run here.
-		if err := c.sess.SendWait(c.ctx, m, tx); err != nil {
-			c.completed(receipt, "SEND", err)
-		} else if !c.writeDirect(frame.New(frame.RECEIPT, frame.ReceiptId, receipt)) {
-			c.completed(receipt, "SEND", nil)
-		}
-		return nil
-	}
-	c.sess.Send(c.ctx, m, tx, func(err error) {
+	c.sess.Send(c.ctx, m, f.Header.Get(frame.Transaction), func(err error) {
 		c.completed(receipt, "SEND", err)
 	})
 	return nil
