@@ -54,11 +54,10 @@ type sub struct {
 }
 
 type outItem struct {
-	f       *frame.Frame
-	d       *broker.Delivery
-	s       *sub
-	final   bool          // close the connection after writing this
-	barrier chan struct{} // closed once everything queued before it is written and auto-acked
+	f     *frame.Frame
+	d     *broker.Delivery
+	s     *sub
+	final bool // close the connection after writing this
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -289,13 +288,7 @@ func (c *conn) writeLoop() {
 	var buf []byte
 	var batch []outItem
 	var autoAcks []*broker.Delivery
-	var barriers []chan struct{}
 	wroteSince := false
-	defer func() {
-		for _, b := range barriers {
-			close(b)
-		}
-	}()
 	for {
 		c.outMu.Lock()
 		batch, c.out = c.out, batch[:0]
@@ -339,8 +332,6 @@ func (c *conn) writeLoop() {
 				if it.s.ack == broker.AckAuto {
 					autoAcks = append(autoAcks, it.d)
 				}
-			case it.barrier != nil:
-				barriers = append(barriers, it.barrier)
 			}
 			final = final || it.final
 			batch[i] = outItem{}
@@ -359,31 +350,12 @@ func (c *conn) writeLoop() {
 			autoAcks[i] = nil
 		}
 		autoAcks = autoAcks[:0]
-		for i, b := range barriers {
-			close(b)
-			barriers[i] = nil
-		}
-		barriers = barriers[:0]
 		if final {
 			return
 		}
 		if cap(buf) > 1<<20 {
 			buf = nil // do not pin a huge buffer after one large message
 		}
-	}
-}
-
-// drainWrites waits until every delivery queued so far is written and, for
-// auto-ack subscriptions, acked: an UNSUBSCRIBE must not return a message
-// the client already received to the queue.
-func (c *conn) drainWrites() {
-	b := make(chan struct{})
-	c.enqueue(outItem{barrier: b})
-	c.signal()
-	select {
-	case <-b:
-	case <-c.ctx.Done():
-	case <-time.After(c.srv.opts.WriteTimeout):
 	}
 }
 

@@ -301,12 +301,18 @@ func TestExclusiveConsumer(t *testing.T) {
 	}
 	noMessage(t, other, 30*time.Millisecond)
 	// A higher-priority exclusive newcomer takes over.
-	ex2 := subscribe(t, c, "/queue/ex", gostomp.AckAuto, "activemq.exclusive", "true", "activemq.priority", "10")
+	ex2 := subscribe(t, c, "/queue/ex", gostomp.AckClientIndividual, "activemq.exclusive", "true", "activemq.priority", "10")
 	waitConsumers(t, tb.b, 3)
 	send(t, c, "/queue/ex", "after")
-	if m := recv(t, ex2); string(m.Body) != "after" {
+	m := recv(t, ex2)
+	if string(m.Body) != "after" {
 		t.Fatalf("got %q", m.Body)
 	}
+	// Acked (with a receipt) before unsubscribing, so it cannot come back.
+	if err := c.Ack(m); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 2*time.Second, func() bool { return queueStat(tb.b, "queue://ex").InFlight == 0 }, "ack processed")
 	// When the exclusive consumer leaves, the next exclusive one takes over.
 	if err := ex2.Unsubscribe(); err != nil {
 		t.Fatal(err)

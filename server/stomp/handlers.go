@@ -208,9 +208,6 @@ func (c *conn) onUnsubscribe(f *frame.Frame) error {
 	durable := f.Header.Get("activemq.subscriptionName")
 	if s := c.subs[id]; s != nil {
 		delete(c.subs, id)
-		if s.ack == broker.AckAuto {
-			c.drainWrites()
-		}
 		s.c.Close()
 	} else if durable == "" {
 		return fmt.Errorf("UNSUBSCRIBE: no subscription %q", id)
