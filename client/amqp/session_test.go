@@ -21,7 +21,7 @@ func TestSendConfirmReceiveAck(t *testing.T) {
 	s := dial(t, b.uri(), session.Config{})
 	in := newInbox()
 	ctx := testCtx(t, 10*time.Second)
-	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s1", Destination: q("orders"), Ack: session.AckIndividual, Priority: -1}, in.deliver); err != nil {
+	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s1", Destination: q("orders"), Ack: session.AckIndividual, Priority: -1}, in.Deliver); err != nil {
 		t.Fatal(err)
 	}
 	replyTo := q("replies")
@@ -31,7 +31,7 @@ func TestSendConfirmReceiveAck(t *testing.T) {
 		ReplyTo: &replyTo, DuplicateID: "dup-1", Headers: map[string]string{"kind": "greeting"},
 	}
 	send(t, s, out)
-	d := in.next(t)
+	d := in.Next(t)
 	if string(d.Body) != "hello" || !d.Persistent || d.Priority != 7 || d.GroupID != "g1" || d.GroupSeq != -1 ||
 		d.CorrelationID != "c-1" || d.ReplyTo == nil || *d.ReplyTo != replyTo || d.DuplicateID != "dup-1" ||
 		d.Destination != q("orders") || d.SubscriptionID != "s1" || d.Redelivered || d.DeliveryCount != 1 || d.MessageID == "" {
@@ -54,10 +54,10 @@ func TestSendConfirmReceiveAck(t *testing.T) {
 	s2 := dial(t, b.uri(), session.Config{})
 	send(t, s2, msg(q("orders"), "marker"))
 	in2 := newInbox()
-	if err := s2.Subscribe(ctx, session.SubscribeSpec{ID: "s2", Destination: q("orders"), Ack: session.AckIndividual, Priority: -1}, in2.deliver); err != nil {
+	if err := s2.Subscribe(ctx, session.SubscribeSpec{ID: "s2", Destination: q("orders"), Ack: session.AckIndividual, Priority: -1}, in2.Deliver); err != nil {
 		t.Fatal(err)
 	}
-	if d := in2.next(t); string(d.Body) != "marker" {
+	if d := in2.Next(t); string(d.Body) != "marker" {
 		t.Errorf("got %q, want the marker", d.Body)
 	}
 }
@@ -69,15 +69,15 @@ func TestNackRedelivers(t *testing.T) {
 	s := dial(t, b.uri(), session.Config{})
 	in := newInbox()
 	ctx := testCtx(t, 10*time.Second)
-	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s", Destination: q("work"), Ack: session.AckIndividual, Priority: -1, Prefetch: 1}, in.deliver); err != nil {
+	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s", Destination: q("work"), Ack: session.AckIndividual, Priority: -1, Prefetch: 1}, in.Deliver); err != nil {
 		t.Fatal(err)
 	}
 	send(t, s, &session.Outgoing{Destination: q("work"), Body: []byte("job"), Persistent: true, Priority: -1})
-	first := in.next(t)
+	first := in.Next(t)
 	if err := s.Nack(ctx, first, ""); err != nil {
 		t.Fatal(err)
 	}
-	again := in.next(t)
+	again := in.Next(t)
 	if string(again.Body) != "job" || !again.Redelivered || again.DeliveryCount != 2 || again.MessageID != first.MessageID {
 		t.Errorf("redelivery %+v (first id %s)", again, first.MessageID)
 	}
@@ -96,12 +96,12 @@ func TestAckClientIsCumulative(t *testing.T) {
 		send(t, s, msg(q("batch"), body))
 	}
 	in := newInbox()
-	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s", Destination: q("batch"), Ack: session.AckClient, Priority: -1}, in.deliver); err != nil {
+	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s", Destination: q("batch"), Ack: session.AckClient, Priority: -1}, in.Deliver); err != nil {
 		t.Fatal(err)
 	}
 	var got []*session.Delivery
 	for range 4 {
-		got = append(got, in.next(t))
+		got = append(got, in.Next(t))
 	}
 	if err := s.Ack(ctx, got[2], ""); err != nil { // a, b and c
 		t.Fatal(err)
@@ -111,10 +111,10 @@ func TestAckClientIsCumulative(t *testing.T) {
 	}
 	s2 := dial(t, b.uri(), session.Config{})
 	in2 := newInbox()
-	if err := s2.Subscribe(ctx, session.SubscribeSpec{ID: "s", Destination: q("batch"), Ack: session.AckClient, Priority: -1}, in2.deliver); err != nil {
+	if err := s2.Subscribe(ctx, session.SubscribeSpec{ID: "s", Destination: q("batch"), Ack: session.AckClient, Priority: -1}, in2.Deliver); err != nil {
 		t.Fatal(err)
 	}
-	d := in2.next(t)
+	d := in2.Next(t)
 	if string(d.Body) != "d" || !d.Redelivered {
 		t.Errorf("after the cumulative ack: %q redelivered=%v, want d redelivered", d.Body, d.Redelivered)
 	}
@@ -128,21 +128,21 @@ func TestAutoAckAndSelector(t *testing.T) {
 	ctx := testCtx(t, 10*time.Second)
 	in := newInbox()
 	spec := session.SubscribeSpec{ID: "red", Destination: topic("paint"), Selector: "color = 'red'", Priority: -1}
-	if err := s.Subscribe(ctx, spec, in.deliver); err != nil {
+	if err := s.Subscribe(ctx, spec, in.Deliver); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []string{"blue", "red", "green", "red"} {
 		send(t, s, &session.Outgoing{Destination: topic("paint"), Body: []byte(c), Priority: -1, Headers: map[string]string{"color": c}})
 	}
 	for range 2 {
-		if d := in.next(t); string(d.Body) != "red" {
+		if d := in.Next(t); string(d.Body) != "red" {
 			t.Errorf("selector let %q through", d.Body)
 		}
 	}
 	if err := s.Unsubscribe(ctx, "red"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "bad", Destination: topic("paint"), Selector: "color = ", Priority: -1}, in.deliver); err == nil {
+	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "bad", Destination: topic("paint"), Selector: "color = ", Priority: -1}, in.Deliver); err == nil {
 		t.Error("a malformed selector was accepted")
 	} else if be := (*session.BrokerError)(nil); !errors.As(err, &be) || be.Op != "subscribe" {
 		t.Errorf("malformed selector: %v, want a *BrokerError", err)
@@ -158,7 +158,7 @@ func TestDurableSubscription(t *testing.T) {
 	spec := session.SubscribeSpec{ID: "d", Destination: topic("news"), Ack: session.AckIndividual, Durable: "news-reader", Priority: -1}
 
 	s := dial(t, b.uri(), cfg)
-	if err := s.Subscribe(ctx, spec, newInbox().deliver); err != nil {
+	if err := s.Subscribe(ctx, spec, newInbox().Deliver); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Unsubscribe(ctx, "d"); err != nil {
@@ -172,17 +172,17 @@ func TestDurableSubscription(t *testing.T) {
 
 	s2 := dial(t, b.uri(), cfg)
 	in := newInbox()
-	if err := s2.Subscribe(ctx, spec, in.deliver); err != nil {
+	if err := s2.Subscribe(ctx, spec, in.Deliver); err != nil {
 		t.Fatal(err)
 	}
-	d := in.next(t)
+	d := in.Next(t)
 	if string(d.Body) != "while away" {
 		t.Fatalf("got %q", d.Body)
 	}
 	if err := s2.Ack(ctx, d, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := s2.Subscribe(ctx, session.SubscribeSpec{ID: "x", Destination: q("news"), Durable: "n", Priority: -1}, in.deliver); err == nil {
+	if err := s2.Subscribe(ctx, session.SubscribeSpec{ID: "x", Destination: q("news"), Durable: "n", Priority: -1}, in.Deliver); err == nil {
 		t.Error("a durable queue subscription was accepted")
 	}
 }
@@ -205,8 +205,8 @@ func TestRefusals(t *testing.T) {
 	unsupported("abort", s.Abort(ctx, "tx1"))
 	_, err := s.Send(ctx, &session.Outgoing{Destination: q("q"), Tx: "tx1", Priority: -1})
 	unsupported("transactional send", err)
-	unsupported("exclusive", s.Subscribe(ctx, session.SubscribeSpec{ID: "e", Destination: q("q"), Exclusive: true, Priority: -1}, newInbox().deliver))
-	unsupported("consumer priority", s.Subscribe(ctx, session.SubscribeSpec{ID: "p", Destination: q("q"), Priority: 5}, newInbox().deliver))
+	unsupported("exclusive", s.Subscribe(ctx, session.SubscribeSpec{ID: "e", Destination: q("q"), Exclusive: true, Priority: -1}, newInbox().Deliver))
+	unsupported("consumer priority", s.Subscribe(ctx, session.SubscribeSpec{ID: "p", Destination: q("q"), Priority: 5}, newInbox().Deliver))
 
 	if _, err := s.Send(ctx, &session.Outgoing{Destination: q("q"), Priority: -1, Headers: map[string]string{"_AMQ_DUPL_ID": "x"}}); err == nil {
 		t.Error("a reserved header was accepted")
@@ -239,7 +239,7 @@ func TestDoneOnBrokerClose(t *testing.T) {
 	if _, err := s.Send(ctx, msg(q("q"), "x")); !errors.Is(err, session.ErrConnectionLost) {
 		t.Errorf("send after the loss: %v", err)
 	}
-	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s", Destination: q("q"), Priority: -1}, newInbox().deliver); !errors.Is(err, session.ErrConnectionLost) {
+	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s", Destination: q("q"), Priority: -1}, newInbox().Deliver); !errors.Is(err, session.ErrConnectionLost) {
 		t.Errorf("subscribe after the loss: %v", err)
 	}
 }
@@ -314,13 +314,13 @@ func TestCheck(t *testing.T) {
 func TestHeartBeats(t *testing.T) {
 	b := startBroker(t, "beats")
 	p := startProxy(t, fmt.Sprintf("127.0.0.1:%d", b.port))
-	s := dial(t, "amqp://"+p.addr(), session.Config{HeartBeatSend: 100 * time.Millisecond, HeartBeatReceive: 100 * time.Millisecond})
+	s := dial(t, "amqp://"+p.Addr(), session.Config{HeartBeatSend: 100 * time.Millisecond, HeartBeatReceive: 100 * time.Millisecond})
 	select {
 	case <-s.Done():
 		t.Fatalf("idle session died: %v", s.Err())
 	case <-time.After(600 * time.Millisecond): // six intervals of idleness
 	}
-	p.muted.Store(true)
+	p.Muted.Store(true)
 	start := time.Now()
 	select {
 	case <-s.Done():
@@ -356,11 +356,11 @@ func TestAckAfterUnsubscribe(t *testing.T) {
 	s := dial(t, b.uri(), session.Config{})
 	ctx := testCtx(t, 10*time.Second)
 	in := newInbox()
-	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s", Destination: q("late"), Ack: session.AckIndividual, Priority: -1}, in.deliver); err != nil {
+	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s", Destination: q("late"), Ack: session.AckIndividual, Priority: -1}, in.Deliver); err != nil {
 		t.Fatal(err)
 	}
 	send(t, s, msg(q("late"), "x"))
-	d := in.next(t)
+	d := in.Next(t)
 	if err := s.Unsubscribe(ctx, "s"); err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +382,7 @@ func TestUnconfirmedSend(t *testing.T) {
 	s := dial(t, b.uri(), session.Config{})
 	ctx := testCtx(t, 10*time.Second)
 	in := newInbox()
-	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s", Destination: topic("ticks"), Priority: -1}, in.deliver); err != nil {
+	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s", Destination: topic("ticks"), Priority: -1}, in.Deliver); err != nil {
 		t.Fatal(err)
 	}
 	conf, err := s.Send(ctx, &session.Outgoing{Destination: topic("ticks"), Body: []byte("t"), Priority: -1})
@@ -397,7 +397,7 @@ func TestUnconfirmedSend(t *testing.T) {
 	default:
 		t.Error("an unconfirmed send's Confirmation is not resolved at once")
 	}
-	if d := in.next(t); string(d.Body) != "t" || d.Persistent {
+	if d := in.Next(t); string(d.Body) != "t" || d.Persistent {
 		t.Errorf("delivery %+v", d)
 	}
 }

@@ -129,12 +129,12 @@ func interopContract(t *testing.T, b *externalBroker) {
 		ctx := testCtx(t, 15*time.Second)
 		in := newInbox()
 		spec := session.SubscribeSpec{ID: "s", Destination: topic("it.sensors.*"), Ack: session.AckIndividual, Priority: -1}
-		if err := s.Subscribe(ctx, spec, in.deliver); err != nil {
+		if err := s.Subscribe(ctx, spec, in.Deliver); err != nil {
 			t.Fatal(err)
 		}
 		pub := dial(t, b.uri(), session.Config{})
 		send(t, pub, persistentMsg(topic("it.sensors.t1"), "21.5"))
-		d := in.next(t)
+		d := in.Next(t)
 		if string(d.Body) != "21.5" || d.Destination != topic("it.sensors.t1") || !d.Persistent {
 			t.Errorf("delivery %+v", d)
 		}
@@ -154,7 +154,7 @@ func interopContract(t *testing.T, b *externalBroker) {
 		spec := session.SubscribeSpec{ID: "w", Destination: topic("it.jobs"), Ack: session.AckClient, Priority: -1}
 		s := dial(t, b.uri(), cfg)
 		in := newInbox()
-		if err := s.Subscribe(ctx, spec, in.deliver); err != nil {
+		if err := s.Subscribe(ctx, spec, in.Deliver); err != nil {
 			t.Fatal(err)
 		}
 		pub := dial(t, b.uri(), session.Config{})
@@ -163,7 +163,7 @@ func interopContract(t *testing.T, b *externalBroker) {
 		}
 		var got []*session.Delivery
 		for range 3 {
-			got = append(got, in.next(t))
+			got = append(got, in.Next(t))
 		}
 		if err := s.Ack(ctx, got[1], ""); err != nil { // a and b
 			t.Fatal(err)
@@ -174,10 +174,10 @@ func interopContract(t *testing.T, b *externalBroker) {
 		send(t, pub, persistentMsg(topic("it.jobs"), "while away"))
 		s2 := dial(t, b.uri(), cfg)
 		in2 := newInbox()
-		if err := s2.Subscribe(ctx, spec, in2.deliver); err != nil {
+		if err := s2.Subscribe(ctx, spec, in2.Deliver); err != nil {
 			t.Fatal(err)
 		}
-		first, second := in2.next(t), in2.next(t)
+		first, second := in2.Next(t), in2.Next(t)
 		if string(first.Body) != "c" || !first.Redelivered || string(second.Body) != "while away" {
 			t.Errorf("after reconnect: %q (redelivered %v), %q; want c redelivered, then the one sent while away",
 				first.Body, first.Redelivered, second.Body)
@@ -193,13 +193,13 @@ func interopContract(t *testing.T, b *externalBroker) {
 		s := dial(t, b.uri(), session.Config{})
 		ctx := testCtx(t, 15*time.Second)
 		in := newInbox()
-		if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "a", Destination: topic("it.ticks"), Priority: -1}, in.deliver); err != nil {
+		if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "a", Destination: topic("it.ticks"), Priority: -1}, in.Deliver); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Send(ctx, &session.Outgoing{Destination: topic("it.ticks"), Body: []byte("t"), Priority: -1}); err != nil {
 			t.Fatal(err)
 		}
-		if d := in.next(t); string(d.Body) != "t" || d.Persistent {
+		if d := in.Next(t); string(d.Body) != "t" || d.Persistent {
 			t.Errorf("delivery %+v", d)
 		}
 	})

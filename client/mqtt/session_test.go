@@ -27,12 +27,12 @@ func TestPublishConfirmSubscribeAck(t *testing.T) {
 	s := dial(t, b.uri(), cfg)
 	ctx := testCtx(t, 10*time.Second)
 	in := newInbox()
-	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s1", Destination: topic("sensors.*"), Ack: session.AckIndividual, Priority: -1}, in.deliver); err != nil {
+	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s1", Destination: topic("sensors.*"), Ack: session.AckIndividual, Priority: -1}, in.Deliver); err != nil {
 		t.Fatal(err)
 	}
 	pub := dial(t, b.uri(), session.Config{})
 	send(t, pub, &session.Outgoing{Destination: topic("sensors.t1"), Body: []byte("21.5"), Persistent: true, Priority: -1, DuplicateID: "ignored"})
-	d := in.next(t)
+	d := in.Next(t)
 	if string(d.Body) != "21.5" || d.Destination != topic("sensors.t1") || !d.Persistent || d.Redelivered ||
 		d.SubscriptionID != "s1" || d.MessageID == "" || d.DuplicateID != "" {
 		t.Errorf("delivery %+v", d)
@@ -49,10 +49,10 @@ func TestPublishConfirmSubscribeAck(t *testing.T) {
 	send(t, pub, persistentMsg(topic("sensors.t1"), "marker"))
 	s2 := dial(t, b.uri(), cfg)
 	in2 := newInbox()
-	if err := s2.Subscribe(ctx, session.SubscribeSpec{ID: "s1", Destination: topic("sensors.*"), Ack: session.AckIndividual, Priority: -1}, in2.deliver); err != nil {
+	if err := s2.Subscribe(ctx, session.SubscribeSpec{ID: "s1", Destination: topic("sensors.*"), Ack: session.AckIndividual, Priority: -1}, in2.Deliver); err != nil {
 		t.Fatal(err)
 	}
-	if d := in2.next(t); string(d.Body) != "marker" {
+	if d := in2.Next(t); string(d.Body) != "marker" {
 		t.Errorf("got %q, want the marker", d.Body)
 	}
 }
@@ -68,11 +68,11 @@ func TestUnackedIsRedeliveredAfterReconnect(t *testing.T) {
 	spec := session.SubscribeSpec{ID: "w", Destination: topic("jobs"), Ack: session.AckIndividual, Priority: -1}
 	s := dial(t, b.uri(), cfg)
 	in := newInbox()
-	if err := s.Subscribe(ctx, spec, in.deliver); err != nil {
+	if err := s.Subscribe(ctx, spec, in.Deliver); err != nil {
 		t.Fatal(err)
 	}
 	send(t, s, persistentMsg(topic("jobs"), "job"))
-	first := in.next(t)
+	first := in.Next(t)
 	var ue *session.UnsupportedError
 	if err := s.Nack(ctx, first, ""); !errors.As(err, &ue) {
 		t.Errorf("nack: %v, want an *UnsupportedError", err)
@@ -83,10 +83,10 @@ func TestUnackedIsRedeliveredAfterReconnect(t *testing.T) {
 
 	s2 := dial(t, b.uri(), cfg)
 	in2 := newInbox()
-	if err := s2.Subscribe(ctx, spec, in2.deliver); err != nil {
+	if err := s2.Subscribe(ctx, spec, in2.Deliver); err != nil {
 		t.Fatal(err)
 	}
-	again := in2.next(t)
+	again := in2.Next(t)
 	if string(again.Body) != "job" || !again.Redelivered || again.MessageID == first.MessageID {
 		t.Errorf("redelivery %+v (first %s)", again, first.MessageID)
 	}
@@ -104,7 +104,7 @@ func TestAckClientIsCumulative(t *testing.T) {
 	spec := session.SubscribeSpec{ID: "b", Destination: topic("batch"), Ack: session.AckClient, Priority: -1}
 	s := dial(t, b.uri(), cfg)
 	in := newInbox()
-	if err := s.Subscribe(ctx, spec, in.deliver); err != nil {
+	if err := s.Subscribe(ctx, spec, in.Deliver); err != nil {
 		t.Fatal(err)
 	}
 	for _, body := range []string{"a", "b", "c", "d"} {
@@ -112,7 +112,7 @@ func TestAckClientIsCumulative(t *testing.T) {
 	}
 	var got []*session.Delivery
 	for range 4 {
-		got = append(got, in.next(t))
+		got = append(got, in.Next(t))
 	}
 	if err := s.Ack(ctx, got[2], ""); err != nil { // a, b and c
 		t.Fatal(err)
@@ -122,10 +122,10 @@ func TestAckClientIsCumulative(t *testing.T) {
 	}
 	s2 := dial(t, b.uri(), cfg)
 	in2 := newInbox()
-	if err := s2.Subscribe(ctx, spec, in2.deliver); err != nil {
+	if err := s2.Subscribe(ctx, spec, in2.Deliver); err != nil {
 		t.Fatal(err)
 	}
-	if d := in2.next(t); string(d.Body) != "d" || !d.Redelivered {
+	if d := in2.Next(t); string(d.Body) != "d" || !d.Redelivered {
 		t.Errorf("after the cumulative ack: %q redelivered=%v, want d redelivered", d.Body, d.Redelivered)
 	}
 }
@@ -137,7 +137,7 @@ func TestQoS0AndAutoAck(t *testing.T) {
 	s := dial(t, b.uri(), session.Config{})
 	ctx := testCtx(t, 10*time.Second)
 	in := newInbox()
-	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "a", Destination: topic("ticks"), Priority: -1}, in.deliver); err != nil {
+	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "a", Destination: topic("ticks"), Priority: -1}, in.Deliver); err != nil {
 		t.Fatal(err)
 	}
 	conf, err := s.Send(ctx, &session.Outgoing{Destination: topic("ticks"), Body: []byte("t"), Priority: -1})
@@ -152,13 +152,13 @@ func TestQoS0AndAutoAck(t *testing.T) {
 	default:
 		t.Error("an unconfirmed send's Confirmation is not resolved at once")
 	}
-	if d := in.next(t); string(d.Body) != "t" || d.Persistent {
+	if d := in.Next(t); string(d.Body) != "t" || d.Persistent {
 		t.Errorf("delivery %+v", d)
 	}
 	if err := s.Unsubscribe(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "a2", Destination: topic("ticks"), Priority: -1}, in.deliver); err != nil {
+	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "a2", Destination: topic("ticks"), Priority: -1}, in.Deliver); err != nil {
 		t.Errorf("subscribing again after unsubscribe: %v", err)
 	}
 }
@@ -203,7 +203,7 @@ func TestRefusals(t *testing.T) {
 		if spec.Destination == (session.Destination{}) {
 			spec.Destination = topic("t")
 		}
-		return s.Subscribe(ctx, spec, newInbox().deliver)
+		return s.Subscribe(ctx, spec, newInbox().Deliver)
 	}
 	unsupported("queue subscribe", sub(session.SubscribeSpec{Destination: q("orders"), Priority: -1}))
 	unsupported("selector", sub(session.SubscribeSpec{Selector: "a = 1", Priority: -1}))
@@ -255,7 +255,7 @@ func TestDoneOnBrokerClose(t *testing.T) {
 	if _, err := s.Send(ctx, &session.Outgoing{Destination: topic("t"), Persistent: true, Confirm: true, Priority: -1}); !errors.Is(err, session.ErrConnectionLost) {
 		t.Errorf("send after the loss: %v", err)
 	}
-	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s", Destination: topic("t"), Priority: -1}, newInbox().deliver); !errors.Is(err, session.ErrConnectionLost) {
+	if err := s.Subscribe(ctx, session.SubscribeSpec{ID: "s", Destination: topic("t"), Priority: -1}, newInbox().Deliver); !errors.Is(err, session.ErrConnectionLost) {
 		t.Errorf("subscribe after the loss: %v", err)
 	}
 }
@@ -328,13 +328,13 @@ func TestCheck(t *testing.T) {
 func TestKeepAlive(t *testing.T) {
 	b := startBroker(t, "beats")
 	p := startProxy(t, fmt.Sprintf("127.0.0.1:%d", b.port))
-	s := dial(t, "mqtt://"+p.addr(), session.Config{HeartBeatSend: 500 * time.Millisecond, HeartBeatReceive: 500 * time.Millisecond})
+	s := dial(t, "mqtt://"+p.Addr(), session.Config{HeartBeatSend: 500 * time.Millisecond, HeartBeatReceive: 500 * time.Millisecond})
 	select {
 	case <-s.Done():
 		t.Fatalf("idle session died: %v", s.Err())
 	case <-time.After(2500 * time.Millisecond): // the broker drops a client silent for 1.5 keep-alives
 	}
-	p.muted.Store(true)
+	p.Muted.Store(true)
 	start := time.Now()
 	select {
 	case <-s.Done():
