@@ -116,6 +116,17 @@ func (b *Broker) Close() error {
 	return nil
 }
 
+// AfterCommitBatch lets a connector that just queued output (a receipt, a
+// delivery) have it written from the broker's commit goroutine once the
+// store batch it is completing is done, instead of waking the connection's
+// writer: after an fsync, that wake-up is a cross-CPU hand-off on the path
+// of every producer waiting for a receipt. It reports false when no batch is
+// being completed; the connector then wakes its writer as usual. fn must not
+// block. reply marks output somebody waits on, flushed first.
+func (b *Broker) AfterCommitBatch(fn func(), reply bool) bool {
+	return b.commit.afterBatch(fn, reply)
+}
+
 // NewSession opens a session for one client connection. A client id held by
 // another session is taken over (link stealing): the old session is closed
 // and told through its OnStolen, so a client reconnecting after a network

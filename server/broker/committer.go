@@ -39,11 +39,19 @@ type committer struct {
 	cond     *sync.Cond
 	queue    []*commitOp
 	closed   bool
+	busy     bool // run is writing a batch (and may touch deferred)
 	stopped  chan struct{}
-	deferred commitOp // held unsynced mutations
+	deferred commitOp // held unsynced mutations: run touches them while busy, others under mu when not
 	since    time.Time
 	ticker   *time.Ticker
 	tickStop chan struct{}
+
+	// Flushes connectors asked for while a batch was being completed
+	// (AfterBatch): replies first, then deliveries.
+	amu        sync.Mutex
+	completing bool
+	replies    []func()
+	others     []func()
 }
 
 const (
@@ -90,6 +98,29 @@ func (c *committer) submit(op *commitOp) {
 	c.mu.Unlock()
 }
 
+// hold takes a store write nobody waits on (an auto-ack's delete) straight
+// into the held writes when the committer is idle, instead of waking it up
+// for a batch that only holds: that is a wake-up per consumed message less
+// on the commit goroutine, which a producer waiting on receipts needs. It
+// reports whether it did; if not, the caller submits op.
+func (c *committer) hold(op *commitOp) bool {
+	if op.sync || op.done != nil || op.apply != nil {
+		return false
+	}
+	n := len(op.sets) + len(op.deletes)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.busy || len(c.queue) > 0 || c.held()+n >= deferLimit {
+		return false
+	}
+	if c.held() == 0 {
+		c.since = time.Now()
+	}
+	c.deferred.sets = append(c.deferred.sets, op.sets...)
+	c.deferred.deletes = append(c.deferred.deletes, op.deletes...)
+	return true
+}
+
 // close drains what is queued, writes what is held and stops.
 func (c *committer) close() {
 	c.mu.Lock()
@@ -112,25 +143,77 @@ func (c *committer) run() {
 		ops := c.queue
 		c.queue = spare[:0]
 		closed := c.closed
+		c.busy = true
 		c.mu.Unlock()
-
+		c.process(ops, closed)
+		c.mu.Lock()
+		c.busy = false
+		c.mu.Unlock()
 		if len(ops) == 0 {
 			spare = ops // c.queue now uses spare's array: never hand it out twice
-			if err := c.flushHeld(); err != nil {
-				c.log.Error("store commit of held writes failed", "err", err)
-			}
 			if closed {
 				return
 			}
 			continue
 		}
-		err := c.write(ops, closed)
-		for i, op := range ops {
-			finish(op, err)
-			ops[i] = nil
-		}
 		spare = ops
 	}
+}
+
+// process writes one batch (or, with no ops, the held writes) and completes
+// it. Only run calls it, with busy set.
+func (c *committer) process(ops []*commitOp, closed bool) {
+	if len(ops) == 0 {
+		if err := c.flushHeld(); err != nil {
+			c.log.Error("store commit of held writes failed", "err", err)
+		}
+		return
+	}
+	err := c.write(ops, closed)
+	c.complete(ops, err)
+}
+
+// complete runs the ops' callbacks in order, then the flushes connectors
+// asked for meanwhile (afterBatch), so the replies and deliveries those
+// callbacks queued are written from here, one write per connection, rather
+// than through a wake-up of each connection's writer.
+func (c *committer) complete(ops []*commitOp, err error) {
+	c.amu.Lock()
+	c.completing = true
+	c.amu.Unlock()
+	for i, op := range ops {
+		finish(op, err)
+		ops[i] = nil
+	}
+	c.amu.Lock()
+	c.completing = false
+	replies, others := c.replies, c.others
+	c.replies, c.others = nil, nil
+	c.amu.Unlock()
+	for _, fn := range replies {
+		fn()
+	}
+	for _, fn := range others {
+		fn()
+	}
+}
+
+// afterBatch queues fn to run on the commit goroutine right after the
+// completion callbacks it is running now, and reports whether it did; with
+// no batch completing it returns false and the caller wakes its own writer.
+// A reply (a receipt somebody waits on) runs before other flushes.
+func (c *committer) afterBatch(fn func(), reply bool) bool {
+	c.amu.Lock()
+	defer c.amu.Unlock()
+	if !c.completing {
+		return false
+	}
+	if reply {
+		c.replies = append(c.replies, fn)
+	} else {
+		c.others = append(c.others, fn)
+	}
+	return true
 }
 
 func (c *committer) held() int { return len(c.deferred.sets) + len(c.deferred.deletes) }

@@ -107,6 +107,9 @@ func (s *Session) Send(ctx context.Context, m *Message, tx string, done func(err
 // submit sends op through the committer, counting it so later non-persistent
 // work of this session waits its turn.
 func (s *Session) submit(op *commitOp) {
+	if s.b.commit.hold(op) {
+		return // nothing to complete: the write is held and goes out with the next batch
+	}
 	s.inCommit.Add(1)
 	apply := op.apply
 	op.apply = func(err error) {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/go-stomp/stomp/v3/frame"
@@ -34,6 +36,13 @@ type conn struct {
 	subs     map[string]*sub // reader goroutine only
 	readWait time.Duration   // client's heart-beat x grace; 0 = none promised
 
+	// wmu is held by whoever writes queued items to nc: the writer
+	// goroutine, or flushDirect on the broker's commit goroutine. It keeps
+	// the bytes on the wire in queue order.
+	wmu     sync.Mutex
+	raw     syscall.RawConn // nc's descriptor for non-blocking direct writes; nil if none
+	direct  atomic.Bool     // flushDirect wrote since the writer last looked (heart-beat traffic)
+	kicked  atomic.Bool     // a flushDirect is queued on the commit goroutine
 	outMu   sync.Mutex
 	out     []outItem
 	outSig  chan struct{}
@@ -54,6 +63,8 @@ type sub struct {
 }
 
 type outItem struct {
+	raw   []byte             // already encoded: the unwritten rest of a direct write
+	acks  []*broker.Delivery // auto-acks due once raw is written
 	f     *frame.Frame
 	d     *broker.Delivery
 	s     *sub
@@ -62,12 +73,18 @@ type outItem struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{
+	c := &conn{
 		srv: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()),
 		fr: newFrameReader(nc, s.opts.MaxFrameSize), ctx: ctx, cancel: cancel,
 		version: "1.0", subs: map[string]*sub{}, outSig: make(chan struct{}, 1),
 		wdone: make(chan struct{}),
 	}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+		}
+	}
+	return c
 }
 
 // refuse answers a connection over the limit with an ERROR and closes it.
@@ -278,8 +295,25 @@ func (c *conn) signal() {
 func (c *conn) deliverFunc(s *sub) func(*broker.Delivery) {
 	return func(d *broker.Delivery) {
 		c.enqueue(outItem{d: d, s: s})
-		c.signal()
+		c.kick(false)
 	}
+}
+
+// kick gets what was just queued written: from the broker's commit
+// goroutine when it is completing a batch (the queued item is one of that
+// batch's receipts or deliveries), else by waking the writer. reply marks a
+// receipt a client waits on.
+func (c *conn) kick(reply bool) {
+	if c.kicked.Load() {
+		return // the queued flushDirect clears kicked before it looks at out
+	}
+	if c.raw != nil && !c.kicked.Swap(true) {
+		if c.srv.b.AfterCommitBatch(c.flushDirect, reply) {
+			return
+		}
+		c.kicked.Store(false)
+	}
+	c.signal()
 }
 
 func (c *conn) writeLoop() {
@@ -290,11 +324,15 @@ func (c *conn) writeLoop() {
 	var autoAcks []*broker.Delivery
 	wroteSince := false
 	for {
+		c.wmu.Lock()
 		c.outMu.Lock()
 		batch, c.out = c.out, batch[:0]
 		closing := c.closing
 		sendHB := c.sendHB
 		c.outMu.Unlock()
+		if len(batch) == 0 {
+			c.wmu.Unlock()
+		}
 		if hb == nil && sendHB > 0 {
 			// Negotiated by CONNECT after this loop started.
 			t := time.NewTicker(sendHB / 2) // a beat is skipped after a write: gaps stay under sendHB
@@ -308,9 +346,12 @@ func (c *conn) writeLoop() {
 			select {
 			case <-c.outSig:
 			case <-hb:
-				if !wroteSince {
+				if direct := c.direct.Swap(false); !wroteSince && !direct {
+					c.wmu.Lock()
 					_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
-					if _, err := c.nc.Write([]byte{'\n'}); err != nil {
+					_, err := c.nc.Write([]byte{'\n'})
+					c.wmu.Unlock()
+					if err != nil {
 						c.abort()
 						return
 					}
@@ -325,6 +366,9 @@ func (c *conn) writeLoop() {
 		final := false
 		for i, it := range batch {
 			switch {
+			case it.raw != nil:
+				buf = append(buf, it.raw...)
+				autoAcks = append(autoAcks, it.acks...)
 			case it.f != nil:
 				buf = appendFrame(buf, it.f, c.escape)
 			case it.d != nil:
@@ -340,7 +384,9 @@ func (c *conn) writeLoop() {
 			}
 		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
-		if _, err := c.nc.Write(buf); err != nil {
+		_, err := c.nc.Write(buf)
+		c.wmu.Unlock()
+		if err != nil {
 			c.abort()
 			return
 		}
@@ -356,6 +402,110 @@ func (c *conn) writeLoop() {
 		if cap(buf) > 1<<20 {
 			buf = nil // do not pin a huge buffer after one large message
 		}
+	}
+}
+
+// flushDirect is the session's AfterCommit hook: on the broker's commit
+// goroutine, right after an fsync, it writes the replies (receipts) queued
+// for this connection without waking the writer goroutine, which would cost
+// a cross-CPU wake-up on the path of every producer waiting for a receipt.
+// It never blocks: when the writer is busy, something other than plain
+// frames is queued, or the socket would block, the writer is woken to do
+// the rest as usual.
+func (c *conn) flushDirect() {
+	c.kicked.Store(false)
+	if !c.wmu.TryLock() {
+		c.signal() // the writer is writing; it looks at out again when done
+		return
+	}
+	c.outMu.Lock()
+	items := c.out
+	direct := len(items) > 0 && !c.closing && len(items) <= maxDirectItems
+	for _, it := range items {
+		if it.final {
+			direct = false // the writer ends the connection after it
+			break
+		}
+	}
+	c.outMu.Unlock()
+	if !direct {
+		c.wmu.Unlock()
+		c.signal()
+		return
+	}
+	// The writer cannot take c.out while we hold wmu, and only the tail can
+	// grow meanwhile, so items is still the head of the queue.
+	var buf []byte
+	var acks []*broker.Delivery
+	for _, it := range items {
+		switch {
+		case it.raw != nil:
+			buf = append(buf, it.raw...)
+			acks = append(acks, it.acks...)
+		case it.f != nil:
+			buf = appendFrame(buf, it.f, c.escape)
+		case it.d != nil:
+			buf = c.appendMessage(buf, it.s, it.d)
+			if it.s.ack == broker.AckAuto {
+				acks = append(acks, it.d)
+			}
+		}
+	}
+	// An old deadline in the past would fail the write; nothing here waits on it.
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
+	n, err := c.writeNonBlocking(buf)
+	if err != nil {
+		c.wmu.Unlock()
+		c.abort()
+		return
+	}
+	if n > 0 {
+		c.direct.Store(true)
+	}
+	c.outMu.Lock()
+	rest := c.out[len(items):]
+	if n < len(buf) {
+		// The socket is full: the writer writes the rest, then acks.
+		c.out = append([]outItem{{raw: buf[n:], acks: acks}}, rest...)
+		acks = nil
+	} else {
+		k := copy(c.out, rest)
+		clear(c.out[k:])
+		c.out = c.out[:k]
+	}
+	pending := len(c.out) > 0
+	c.outMu.Unlock()
+	c.wmu.Unlock()
+	if pending {
+		c.signal()
+	}
+	for _, d := range acks {
+		d.Consumer.Ack(d.Message.ID, "", false, nil)
+	}
+}
+
+// maxDirectItems bounds the work flushDirect does on the commit goroutine;
+// a longer queue is the writer's, which is awake anyway under such load.
+const maxDirectItems = 64
+
+// writeNonBlocking writes what the socket takes now and reports how much.
+func (c *conn) writeNonBlocking(buf []byte) (int, error) {
+	var n int
+	var werr error
+	err := c.raw.Write(func(fd uintptr) bool {
+		n, werr = syscall.Write(int(fd), buf)
+		return true // never wait for the socket to drain: the writer will
+	})
+	if n < 0 {
+		n = 0
+	}
+	switch {
+	case err != nil:
+		return n, fmt.Errorf("stomp: direct write: %w", err)
+	case werr == nil, werr == syscall.EAGAIN, werr == syscall.EINTR:
+		return n, nil
+	default:
+		return n, fmt.Errorf("stomp: direct write: %w", werr)
 	}
 }
 

@@ -97,7 +97,7 @@ func (c *conn) completed(receipt, what string, err error) {
 	}
 	if receipt != "" {
 		c.enqueue(outItem{f: frame.New(frame.RECEIPT, frame.ReceiptId, receipt)})
-		c.signal()
+		c.kick(true)
 	}
 }
 
