@@ -62,12 +62,14 @@ type Journal struct {
 	direct bool
 	tail   []byte
 	wbuf   []byte // block-aligned scratch for direct writes
+	zeros  []byte // block-aligned zeroChunk of zeros, allocated on first use
 }
 
 type segment struct {
 	id        uint64
 	f         *os.File // reads, replay and (in buffered mode) writes
 	w         *os.File // direct-mode writes; active segment only
+	zeroTo    int64    // direct mode: bytes from 0 known written (not unwritten extents)
 	live      int      // live records
 	liveBytes int64    // bytes of live records
 }
@@ -300,6 +302,7 @@ func (j *Journal) roll() error {
 	path := j.segPath(id)
 	var f *os.File
 	var err error
+	recycled := j.spare != nil
 	if j.spare != nil {
 		if err := os.Rename(j.spareP, path); err != nil {
 			return fmt.Errorf("journal: %w", err)
@@ -312,6 +315,9 @@ func (j *Journal) roll() error {
 		return err
 	}
 	s := &segment{id: id, f: f}
+	if recycled {
+		s.zeroTo = j.segSize // written in its previous life
+	}
 	if j.direct {
 		if s.w, err = openDirectFile(path); err != nil {
 			j.log.Info("journal: no direct I/O here; appending through the page cache with fdatasync", "err", err)
@@ -627,6 +633,9 @@ func (j *Journal) writeDirect(s *segment, rec []byte) error {
 	head := len(j.tail)
 	end := head + len(rec)
 	n := (end + directBlock - 1) &^ (directBlock - 1)
+	if err := j.zeroAhead(s, start+int64(n)); err != nil {
+		return err
+	}
 	if cap(j.wbuf) < n {
 		j.wbuf = alignedBlocks(n)
 	}
@@ -640,6 +649,28 @@ func (j *Journal) writeDirect(s *segment, rec []byte) error {
 	j.tail = append(j.tail[:0], w[end&^(directBlock-1):end]...)
 	if cap(j.wbuf) > 4<<20 {
 		j.wbuf = nil // do not pin a huge buffer after one large batch
+	}
+	return nil
+}
+
+// zeroChunk is how far ahead zeroAhead writes.
+const zeroChunk = 1 << 20
+
+// zeroAhead writes zeros over a fresh segment's preallocated (unwritten)
+// blocks up to at least limit, a chunk at a time. A synced write into an
+// unwritten extent makes the filesystem commit the extent's conversion as
+// well; into a written block it is only the data. One 1 MiB write per ~800
+// small appends costs about 1 ms and saves 10-15 us on each of them.
+func (j *Journal) zeroAhead(s *segment, limit int64) error {
+	for s.zeroTo < limit && s.zeroTo < j.segSize {
+		if j.zeros == nil {
+			j.zeros = alignedBlocks(zeroChunk)
+		}
+		z := j.zeros[:min(int64(zeroChunk), j.segSize-s.zeroTo)]
+		if _, err := s.w.WriteAt(z, s.zeroTo); err != nil {
+			return fmt.Errorf("journal: direct write: %w", err)
+		}
+		s.zeroTo += int64(len(z))
 	}
 	return nil
 }
