@@ -82,13 +82,41 @@ func Start(t testing.TB, name string, args ...string) *Proc {
 		t.Fatalf("start %s: %v", name, err)
 	}
 	go p.collect(stderr)
+	dumpTestOnFailure(t)
 	t.Cleanup(func() {
+		if t.Failed() && !p.Exited() {
+			// A stall is easier to read with the broker's goroutines: the Go
+			// runtime prints them to stderr (the log) on SIGQUIT and exits.
+			_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-p.done:
+			case <-time.After(5 * time.Second):
+			}
+		}
 		p.Kill()
 		if t.Failed() {
 			t.Logf("--- log of %s ---\n%s", name, p.Log())
 		}
 	})
 	return p
+}
+
+var dumped sync.Map // testing.TB -> struct{}: one dump of the test process per test
+
+// dumpTestOnFailure logs the test process's own goroutines (the clients'
+// side of a stall) when t fails, once per test.
+func dumpTestOnFailure(t testing.TB) {
+	if _, loaded := dumped.LoadOrStore(t, struct{}{}); loaded {
+		return
+	}
+	t.Cleanup(func() {
+		dumped.Delete(t)
+		if t.Failed() {
+			buf := make([]byte, 4<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Logf("--- goroutines of the test process ---\n%s", buf)
+		}
+	})
 }
 
 func (p *Proc) collect(r io.Reader) {
