@@ -82,8 +82,11 @@ func Start(t testing.TB, name string, args ...string) *Proc {
 		t.Fatalf("start %s: %v", name, err)
 	}
 	go p.collect(stderr)
-	dumpTestOnFailure(t)
+	forgetDumpAtEnd(t)
 	t.Cleanup(func() {
+		if t.Failed() {
+			dumpTestOnce(t) // before any broker is killed: the clients are still where they stalled
+		}
 		if t.Failed() && !p.Exited() {
 			// A stall is easier to read with the broker's goroutines: the Go
 			// runtime prints them to stderr (the log) on SIGQUIT and exits.
@@ -101,22 +104,25 @@ func Start(t testing.TB, name string, args ...string) *Proc {
 	return p
 }
 
-var dumped sync.Map // testing.TB -> struct{}: one dump of the test process per test
+var dumped sync.Map // testing.TB -> bool: the test process's goroutines were logged
 
-// dumpTestOnFailure logs the test process's own goroutines (the clients'
-// side of a stall) when t fails, once per test.
-func dumpTestOnFailure(t testing.TB) {
-	if _, loaded := dumped.LoadOrStore(t, struct{}{}); loaded {
+// forgetDumpAtEnd registers, on a test's first Start, the cleanup that
+// runs after all of its brokers' cleanups.
+func forgetDumpAtEnd(t testing.TB) {
+	if _, loaded := dumped.LoadOrStore(t, false); !loaded {
+		t.Cleanup(func() { dumped.Delete(t) })
+	}
+}
+
+// dumpTestOnce logs the test process's own goroutines (the clients' side
+// of a stall), once per failed test.
+func dumpTestOnce(t testing.TB) {
+	if done, _ := dumped.Swap(t, true); done == true {
 		return
 	}
-	t.Cleanup(func() {
-		dumped.Delete(t)
-		if t.Failed() {
-			buf := make([]byte, 4<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Logf("--- goroutines of the test process ---\n%s", buf)
-		}
-	})
+	buf := make([]byte, 4<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	t.Logf("--- goroutines of the test process ---\n%s", buf)
 }
 
 func (p *Proc) collect(r io.Reader) {
