@@ -16,9 +16,10 @@ import (
 
 // rawConn speaks STOMP by hand so tests can send what no client library would.
 type rawConn struct {
-	t  *testing.T
-	nc net.Conn
-	r  *bufio.Reader
+	t    *testing.T
+	nc   net.Conn
+	r    *bufio.Reader
+	body string // of the last frame readFrame returned
 }
 
 func dialRaw(t *testing.T, addr string) *rawConn {
@@ -65,10 +66,23 @@ func (rc *rawConn) readFrame() (string, map[string]string, error) {
 			h[k] = v
 		}
 	}
-	if _, err := rc.r.ReadString(0); err != nil {
+	body, err := rc.r.ReadString(0)
+	if err != nil {
 		return "", nil, err
 	}
+	rc.body = strings.TrimSuffix(body, "\x00")
 	return cmd, h, nil
+}
+
+// expect reads the next frame and fails the test unless it is cmd, with
+// the given receipt-id for a RECEIPT.
+func (rc *rawConn) expect(cmd, receipt string) map[string]string {
+	rc.t.Helper()
+	got, h, err := rc.readFrame()
+	if err != nil || got != cmd || (receipt != "" && h["receipt-id"] != receipt) {
+		rc.t.Fatalf("want %s %s, got %s %v %v", cmd, receipt, got, h, err)
+	}
+	return h
 }
 
 // expectErrorAndClose asserts an ERROR frame with a message header, then EOF.
