@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -51,7 +52,12 @@ func Eventually(t testing.TB, within time.Duration, cond func() bool, msg string
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v: "+msg, append([]any{within}, args...)...)
+			// A wait that runs out is usually a stall: the goroutines of the
+			// in-process brokers and clients say where.
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Logf("goroutines when the wait ran out:\n%s", buf)
+			t.Fatalf("condition not met within %v: "+msg+" (the values are from when the wait began)", append([]any{within}, args...)...)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
