@@ -421,12 +421,18 @@ func (c *conn) flushDirect() {
 	c.outMu.Lock()
 	items := c.out
 	direct := len(items) > 0 && !c.closing && len(items) <= maxDirectItems
+	size := 0
 	for _, it := range items {
 		if it.final {
 			direct = false // the writer ends the connection after it
 			break
 		}
+		size += len(it.raw)
+		if it.d != nil {
+			size += len(it.d.Message.Body)
+		}
 	}
+	direct = direct && size <= maxDirectBytes
 	c.outMu.Unlock()
 	if !direct {
 		c.wmu.Unlock()
@@ -484,9 +490,13 @@ func (c *conn) flushDirect() {
 	}
 }
 
-// maxDirectItems bounds the work flushDirect does on the commit goroutine;
-// a longer queue is the writer's, which is awake anyway under such load.
-const maxDirectItems = 64
+// maxDirectItems and maxDirectBytes bound the work flushDirect does on the
+// commit goroutine; more is the writer's, which is awake anyway under such
+// load, and large bodies are not worth copying there.
+const (
+	maxDirectItems = 64
+	maxDirectBytes = 256 << 10
+)
 
 // writeNonBlocking writes what the socket takes now and reports how much.
 func (c *conn) writeNonBlocking(buf []byte) (int, error) {
