@@ -11,7 +11,12 @@
 //     its duplicate-detection id is written in the same batch.
 //   - Store writes go through one committer goroutine that groups concurrent
 //     writes into one fsync and completes them in submission order, so a
-//     session's pipelined sends keep their order.
+//     session's pipelined sends keep their order. Connectors may ask
+//     (Broker.AfterCommitBatch) to have what a batch's callbacks queued
+//     written from the committer once the batch is complete: after an
+//     fsync, a hand-off to a writer goroutine is a cross-CPU wake-up on the
+//     path of every producer waiting for its receipt. Writes nobody waits
+//     on (auto-ack deletes) join the held writes without waking it.
 //   - Every entry is in exactly one place: pending in its queue, in flight at
 //     one consumer, or gone (its store key deleted in the batch that removed
 //     it, DLQ moves included).

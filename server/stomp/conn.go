@@ -405,13 +405,14 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// flushDirect is the session's AfterCommit hook: on the broker's commit
-// goroutine, right after an fsync, it writes the replies (receipts) queued
-// for this connection without waking the writer goroutine, which would cost
-// a cross-CPU wake-up on the path of every producer waiting for a receipt.
-// It never blocks: when the writer is busy, something other than plain
-// frames is queued, or the socket would block, the writer is woken to do
-// the rest as usual.
+// flushDirect runs on the broker's commit goroutine once a store batch is
+// complete (kick registered it): it writes what the batch's callbacks queued
+// for this connection (receipts, deliveries) without waking the writer
+// goroutine, which right after an fsync is a cross-CPU wake-up on the path
+// of every producer waiting for a receipt. It never blocks: when the writer
+// is busy, too much is queued, or the socket would block, the writer is
+// woken to do the rest as usual. Auto-acks of what it wrote run afterwards,
+// as the writer runs them after its writes.
 func (c *conn) flushDirect() {
 	c.kicked.Store(false)
 	if !c.wmu.TryLock() {

@@ -20,12 +20,16 @@ import (
 )
 
 // Journal is the embedded append-only store: batches are appended to
-// fixed-size, preallocated segment files and made durable with one
-// fdatasync; an in-memory index maps each live key to where its value
-// lies. The broker keeps its working set in memory and reads the store only
-// at recovery, so a log is all it needs, and it is faster than an LSM for
-// the one thing that matters on the hot path: the latency of a synced
-// append (segments are preallocated and recycled, so fdatasync has no file
+// fixed-size, preallocated segment files, each batch one record made
+// durable by one synchronous write; an in-memory index maps each live key
+// to where its value lies. The broker keeps its working set in memory and
+// reads the store only at recovery, so a log is all it needs, and it is
+// faster than an LSM for the one thing that matters on the hot path: the
+// latency of a synced append. On Linux a record goes out as whole blocks
+// through an O_DIRECT|O_DSYNC descriptor (one write, no fdatasync, into
+// blocks already zeroed so no extent conversion rides along); elsewhere, or
+// where the filesystem refuses direct I/O, it is a page-cache write and an
+// fdatasync (segments are preallocated and recycled, so there is no file
 // size to flush).
 //
 // Invariants:
