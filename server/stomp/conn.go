@@ -54,6 +54,7 @@ type conn struct {
 }
 
 type sub struct {
+	closed  bool // unsubscribed: its queued deliveries are not written (guarded by wmu)
 	id      string
 	dest    string // as the client wrote it
 	ack     broker.AckMode
@@ -63,6 +64,7 @@ type sub struct {
 }
 
 type outItem struct {
+	unsub *unsubscribe       // complete an UNSUBSCRIBE once everything before it is written and acked
 	raw   []byte             // already encoded: the unwritten rest of a direct write
 	acks  []*broker.Delivery // auto-acks due once raw is written
 	f     *frame.Frame
@@ -364,14 +366,26 @@ func (c *conn) writeLoop() {
 		}
 		buf = buf[:0]
 		final := false
+		var unsub *unsubscribe
 		for i, it := range batch {
+			if it.unsub != nil {
+				// Stop here: the rest goes back to the front of the queue
+				// and is written after the UNSUBSCRIBE is complete.
+				unsub = it.unsub
+				rest := batch[i+1:]
+				c.outMu.Lock()
+				c.out = append(append(make([]outItem, 0, len(rest)+len(c.out)+1), rest...), c.out...)
+				c.outMu.Unlock()
+				clear(batch[i:])
+				break
+			}
 			switch {
 			case it.raw != nil:
 				buf = append(buf, it.raw...)
 				autoAcks = append(autoAcks, it.acks...)
 			case it.f != nil:
 				buf = appendFrame(buf, it.f, c.escape)
-			case it.d != nil:
+			case it.d != nil && !it.s.closed:
 				buf = c.appendMessage(buf, it.s, it.d)
 				if it.s.ack == broker.AckAuto {
 					autoAcks = append(autoAcks, it.d)
@@ -383,19 +397,28 @@ func (c *conn) writeLoop() {
 				break
 			}
 		}
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
-		_, err := c.nc.Write(buf)
-		c.wmu.Unlock()
+		var err error
+		if len(buf) > 0 {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
+			_, err = c.nc.Write(buf)
+			wroteSince = true
+		}
+		if unsub == nil || err != nil {
+			c.wmu.Unlock()
+		}
 		if err != nil {
 			c.abort()
 			return
 		}
-		wroteSince = true
 		for i, d := range autoAcks {
 			d.Consumer.Ack(d.Message.ID, "", false, nil)
 			autoAcks[i] = nil
 		}
 		autoAcks = autoAcks[:0]
+		if unsub != nil {
+			c.completeUnsubscribe(unsub) // still holding wmu: its receipt keeps its place
+			c.wmu.Unlock()
+		}
 		if final {
 			return
 		}
@@ -424,8 +447,8 @@ func (c *conn) flushDirect() {
 	direct := len(items) > 0 && !c.closing && len(items) <= maxDirectItems
 	size := 0
 	for _, it := range items {
-		if it.final {
-			direct = false // the writer ends the connection after it
+		if it.final || it.unsub != nil {
+			direct = false // the writer ends the connection after it, or completes the UNSUBSCRIBE
 			break
 		}
 		size += len(it.raw)
@@ -451,12 +474,25 @@ func (c *conn) flushDirect() {
 			acks = append(acks, it.acks...)
 		case it.f != nil:
 			buf = appendFrame(buf, it.f, c.escape)
-		case it.d != nil:
+		case it.d != nil && !it.s.closed:
 			buf = c.appendMessage(buf, it.s, it.d)
 			if it.s.ack == broker.AckAuto {
 				acks = append(acks, it.d)
 			}
 		}
+	}
+	if len(buf) == 0 {
+		c.outMu.Lock()
+		k := copy(c.out, c.out[len(items):])
+		clear(c.out[k:])
+		c.out = c.out[:k]
+		pending := len(c.out) > 0
+		c.outMu.Unlock()
+		c.wmu.Unlock()
+		if pending {
+			c.signal()
+		}
+		return
 	}
 	// An old deadline in the past would fail the write; nothing here waits on it.
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
@@ -518,6 +554,48 @@ func (c *conn) writeNonBlocking(buf []byte) (int, error) {
 	default:
 		return n, fmt.Errorf("stomp: direct write: %w", werr)
 	}
+}
+
+// unsubscribe is an UNSUBSCRIBE of an auto-ack subscription, completed by
+// the writer: auto-ack acks a message once it is written, so closing the
+// consumer at once would return messages the client already has (written,
+// not yet acked) or is about to get (queued) to the queue, and another
+// consumer would get them too.
+type unsubscribe struct {
+	s       *sub
+	durable string // activemq.subscriptionName to remove as well
+	receipt string
+}
+
+// completeUnsubscribe runs on the writer, holding wmu, once everything
+// queued before the UNSUBSCRIBE is written and acked: it closes the consumer
+// (deliveries still queued for it are dropped, as Close returns them to the
+// queue) and queues the receipt, or an ERROR, at the front.
+func (c *conn) completeUnsubscribe(u *unsubscribe) {
+	u.s.closed = true
+	u.s.c.Close()
+	var reply outItem
+	if u.durable != "" {
+		if err := c.sess.Unsubscribe(u.durable); err != nil && !errors.Is(err, broker.ErrDurableUnknown) {
+			f := frame.New(frame.ERROR, frame.Message, "UNSUBSCRIBE: "+err.Error())
+			if u.receipt != "" {
+				f.Header.Add(frame.ReceiptId, u.receipt)
+			}
+			reply = outItem{f: f, final: true}
+		}
+	}
+	if reply.f == nil && u.receipt != "" {
+		reply = outItem{f: frame.New(frame.RECEIPT, frame.ReceiptId, u.receipt)}
+	}
+	if reply.f == nil {
+		return
+	}
+	c.outMu.Lock()
+	c.out = append([]outItem{reply}, c.out...)
+	if reply.final {
+		c.closing = true
+	}
+	c.outMu.Unlock()
 }
 
 // abort ends a connection whose socket failed under the writer.

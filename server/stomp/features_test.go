@@ -2,6 +2,7 @@ package stomp
 
 import (
 	"fmt"
+	"strings"
 	"strconv"
 	"testing"
 	"time"
@@ -575,4 +576,67 @@ func TestNetworkSubscriptionSkipsMessagesFromItsBroker(t *testing.T) {
 	if st := queueStat(tb.b, "queue://net"); st.Pending != 1 {
 		t.Fatalf("the message from B should wait for a local consumer: %+v", st)
 	}
+}
+
+// An auto-ack consumer that unsubscribes while hundreds of messages are on
+// their way to it: every message it received before the UNSUBSCRIBE receipt
+// stays consumed, nothing is delivered to it after, and another consumer
+// gets exactly the rest.
+func TestAutoAckUnsubscribeNeitherLosesNorDuplicates(t *testing.T) {
+	tb := startBroker(t, broker.Config{}, Options{})
+	p := tb.dial()
+	const total = 10000 // 10 MiB: more than the socket buffers hold, so the writer waits on the client
+	pad := strings.Repeat("x", 1024)
+	for i := range total {
+		if err := p.Send("/queue/unsub", "text/plain", []byte(fmt.Sprintf("m-%d-%s", i, pad))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 10*time.Second, func() bool { return queueStat(tb.b, "queue://unsub").Pending == total }, "all queued")
+	seen := map[string]int{}
+	first := dialRaw(t, tb.addr)
+	first.connect("")
+	first.write("SUBSCRIBE\nid:s1\ndestination:/queue/unsub\nack:auto\n\n\x00")
+	// Take a few, then leave while the rest of the prefetch is in flight.
+	for range 3 {
+		first.expect("MESSAGE", "")
+		seen[first.body]++
+	}
+	first.write("UNSUBSCRIBE\nid:s1\nreceipt:u\n\n\x00")
+	for {
+		cmd, h, err := first.readFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cmd == "RECEIPT" && h["receipt-id"] == "u" {
+			break
+		}
+		if cmd != "MESSAGE" {
+			t.Fatalf("unexpected %s %v", cmd, h)
+		}
+		seen[first.body]++
+	}
+	got := len(seen)
+	first.write("SEND\ndestination:/queue/probe\nreceipt:p\n\nx\x00")
+	first.expect("RECEIPT", "p") // nothing more of s1 came after its receipt
+	t.Logf("the first consumer took %d of %d before its UNSUBSCRIBE completed", got, total)
+
+	second := dialRaw(t, tb.addr)
+	second.connect("")
+	second.write("SUBSCRIBE\nid:s2\ndestination:/queue/unsub\nack:client-individual\n\n\x00")
+	for len(seen) < total {
+		h := second.expect("MESSAGE", "")
+		seen[second.body]++
+		second.write("ACK\nid:" + h["ack"] + "\n\n\x00")
+	}
+	for body, n := range seen {
+		if n != 1 {
+			id, _, _ := strings.Cut(body[2:], "-")
+			t.Fatalf("message %s delivered %d times", id, n)
+		}
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		st := queueStat(tb.b, "queue://unsub")
+		return st.Pending == 0 && st.InFlight == 0
+	}, "queue drained")
 }

@@ -208,6 +208,11 @@ func (c *conn) onUnsubscribe(f *frame.Frame) error {
 	durable := f.Header.Get("activemq.subscriptionName")
 	if s := c.subs[id]; s != nil {
 		delete(c.subs, id)
+		if s.ack == broker.AckAuto {
+			c.enqueue(outItem{unsub: &unsubscribe{s: s, durable: durable, receipt: f.Header.Get(frame.Receipt)}})
+			c.signal()
+			return nil
+		}
 		s.c.Close()
 	} else if durable == "" {
 		return fmt.Errorf("UNSUBSCRIBE: no subscription %q", id)
