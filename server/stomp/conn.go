@@ -379,18 +379,7 @@ func (c *conn) writeLoop() {
 				clear(batch[i:])
 				break
 			}
-			switch {
-			case it.raw != nil:
-				buf = append(buf, it.raw...)
-				autoAcks = append(autoAcks, it.acks...)
-			case it.f != nil:
-				buf = appendFrame(buf, it.f, c.escape)
-			case it.d != nil && !it.s.closed:
-				buf = c.appendMessage(buf, it.s, it.d)
-				if it.s.ack == broker.AckAuto {
-					autoAcks = append(autoAcks, it.d)
-				}
-			}
+			buf, autoAcks = c.appendItem(buf, autoAcks, it)
 			final = final || it.final
 			batch[i] = outItem{}
 			if final {
@@ -468,42 +457,21 @@ func (c *conn) flushDirect() {
 	var buf []byte
 	var acks []*broker.Delivery
 	for _, it := range items {
-		switch {
-		case it.raw != nil:
-			buf = append(buf, it.raw...)
-			acks = append(acks, it.acks...)
-		case it.f != nil:
-			buf = appendFrame(buf, it.f, c.escape)
-		case it.d != nil && !it.s.closed:
-			buf = c.appendMessage(buf, it.s, it.d)
-			if it.s.ack == broker.AckAuto {
-				acks = append(acks, it.d)
-			}
+		buf, acks = c.appendItem(buf, acks, it)
+	}
+	n := 0
+	if len(buf) > 0 {
+		// An old deadline in the past would fail the write; nothing here waits on it.
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
+		var err error
+		if n, err = c.writeNonBlocking(buf); err != nil {
+			c.wmu.Unlock()
+			c.abort()
+			return
 		}
-	}
-	if len(buf) == 0 {
-		c.outMu.Lock()
-		k := copy(c.out, c.out[len(items):])
-		clear(c.out[k:])
-		c.out = c.out[:k]
-		pending := len(c.out) > 0
-		c.outMu.Unlock()
-		c.wmu.Unlock()
-		if pending {
-			c.signal()
+		if n > 0 {
+			c.direct.Store(true)
 		}
-		return
-	}
-	// An old deadline in the past would fail the write; nothing here waits on it.
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.srv.opts.WriteTimeout))
-	n, err := c.writeNonBlocking(buf)
-	if err != nil {
-		c.wmu.Unlock()
-		c.abort()
-		return
-	}
-	if n > 0 {
-		c.direct.Store(true)
 	}
 	c.outMu.Lock()
 	rest := c.out[len(items):]
@@ -525,6 +493,25 @@ func (c *conn) flushDirect() {
 	for _, d := range acks {
 		d.Consumer.Ack(d.Message.ID, "", false, nil)
 	}
+}
+
+// appendItem encodes one queued item onto buf and adds the auto-acks due
+// once it is written. Deliveries of an unsubscribed subscription are
+// skipped: the consumer's Close returned them to the queue. Call with wmu.
+func (c *conn) appendItem(buf []byte, acks []*broker.Delivery, it outItem) ([]byte, []*broker.Delivery) {
+	switch {
+	case it.raw != nil:
+		buf = append(buf, it.raw...)
+		acks = append(acks, it.acks...)
+	case it.f != nil:
+		buf = appendFrame(buf, it.f, c.escape)
+	case it.d != nil && !it.s.closed:
+		buf = c.appendMessage(buf, it.s, it.d)
+		if it.s.ack == broker.AckAuto {
+			acks = append(acks, it.d)
+		}
+	}
+	return buf, acks
 }
 
 // maxDirectItems and maxDirectBytes bound the work flushDirect does on the
