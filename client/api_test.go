@@ -167,3 +167,33 @@ func TestChannelDelivery(t *testing.T) {
 		t.Errorf("Err() = %v", sub.Err())
 	}
 }
+
+// Headers as a subscription option carries broker features that have no
+// option of their own: activemq.noLocal keeps a topic subscriber from
+// getting what its own connection publishes.
+func TestSubscriptionHeaders(t *testing.T) {
+	b := startBroker(t, "subheaders")
+	c, _ := dial(t, b.uri())
+	other, _ := dial(t, b.uri())
+	ctx := testCtx(t, 10*time.Second)
+	sub, err := c.Subscribe(ctx, "topic://news", client.Headers(map[string]string{"activemq.noLocal": "true"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send(ctx, "topic://news", []byte("own")); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Send(ctx, "topic://news", []byte("other")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sub.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.Body()) != "other" {
+		t.Fatalf("got %q: noLocal did not reach the broker", m.Body())
+	}
+	if _, err := c.Subscribe(ctx, "topic://news", client.Headers(map[string]string{"selector": "a = 1"})); err == nil {
+		t.Fatal("a subscription header that an option sets was accepted")
+	}
+}

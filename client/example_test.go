@@ -178,3 +178,39 @@ func ExampleWithEventHandler() {
 	fmt.Println(e.Kind, e.URI == uri)
 	// Output: connected true
 }
+
+// Headers also configures a subscription, for broker features that have no
+// option of their own: here ActiveMQ's activemq.noLocal, so that a topic
+// subscriber does not get what its own connection publishes.
+func ExampleHeaders_subscription() {
+	uri, stop := exampleBroker()
+	defer stop()
+	ctx := context.Background()
+	conn, err := client.Dial(ctx, uri)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer conn.Close()
+	peer, err := client.Dial(ctx, uri)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer peer.Close()
+
+	sub, err := conn.Subscribe(ctx, "topic://prices", client.Headers(map[string]string{"activemq.noLocal": "true"}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := conn.Send(ctx, "topic://prices", []byte("mine")); err != nil {
+		log.Fatal(err)
+	}
+	if err := peer.Send(ctx, "topic://prices", []byte("theirs")); err != nil {
+		log.Fatal(err)
+	}
+	msg, err := sub.Next(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(msg.Body()))
+	// Output: theirs
+}

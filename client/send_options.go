@@ -33,16 +33,34 @@ func TTL(d time.Duration) SendOption {
 	return sendFunc(func(c *sendConfig) { c.ttl = d })
 }
 
-// Headers adds application headers (properties). Names the protocol uses
-// itself (destination, receipt, persistent, ...) are refused: use the
-// matching option.
-func Headers(h map[string]string) SendOption {
-	return sendFunc(func(c *sendConfig) {
-		if c.m.Headers == nil {
-			c.m.Headers = make(map[string]string, len(h))
-		}
-		maps.Copy(c.m.Headers, h)
-	})
+// Headers is both a SendOption (application headers, or properties, of the
+// message) and a SubOption (extra headers of the subscription itself, for
+// broker features without an option of their own, such as
+// activemq.noLocal or activemq.retroactive over STOMP). Names the protocol
+// or another option sets (destination, receipt, persistent, selector,
+// activemq.prefetchSize, ...) are refused: use the matching option.
+// Protocols without subscription headers (AMQP, MQTT) refuse them.
+func Headers(h map[string]string) interface {
+	SendOption
+	SubOption
+} {
+	return headers(h)
+}
+
+type headers map[string]string
+
+func (h headers) applySend(c *sendConfig) {
+	if c.m.Headers == nil {
+		c.m.Headers = make(map[string]string, len(h))
+	}
+	maps.Copy(c.m.Headers, h)
+}
+
+func (h headers) applySub(c *subConfig) {
+	if c.spec.Headers == nil {
+		c.spec.Headers = make(map[string]string, len(h))
+	}
+	maps.Copy(c.spec.Headers, h)
 }
 
 // Group puts the message in message group id (JMSXGroupID): the broker

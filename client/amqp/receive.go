@@ -94,6 +94,8 @@ func checkSpec(spec session.SubscribeSpec) error {
 		return unsupported("exclusive consumers")
 	case spec.Priority >= 0:
 		return unsupported("consumer priority")
+	case len(spec.Headers) > 0:
+		return unsupported("subscription headers")
 	case spec.Durable != "" && spec.Destination.Kind != session.Topic:
 		return fmt.Errorf("amqp: a durable subscription needs a topic, not %s", spec.Destination)
 	}

@@ -207,6 +207,8 @@ func TestRefusals(t *testing.T) {
 	unsupported("transactional send", err)
 	unsupported("exclusive", s.Subscribe(ctx, session.SubscribeSpec{ID: "e", Destination: q("q"), Exclusive: true, Priority: -1}, newInbox().Deliver))
 	unsupported("consumer priority", s.Subscribe(ctx, session.SubscribeSpec{ID: "p", Destination: q("q"), Priority: 5}, newInbox().Deliver))
+	unsupported("subscription headers", s.Subscribe(ctx, session.SubscribeSpec{ID: "h", Destination: q("q"), Priority: -1,
+		Headers: map[string]string{"activemq.noLocal": "true"}}, newInbox().Deliver))
 
 	if _, err := s.Send(ctx, &session.Outgoing{Destination: q("q"), Priority: -1, Headers: map[string]string{"_AMQ_DUPL_ID": "x"}}); err == nil {
 		t.Error("a reserved header was accepted")

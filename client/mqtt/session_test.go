@@ -209,6 +209,7 @@ func TestRefusals(t *testing.T) {
 	unsupported("selector", sub(session.SubscribeSpec{Selector: "a = 1", Priority: -1}))
 	unsupported("exclusive", sub(session.SubscribeSpec{Exclusive: true, Priority: -1}))
 	unsupported("consumer priority", sub(session.SubscribeSpec{Priority: 3}))
+	unsupported("subscription headers", sub(session.SubscribeSpec{Priority: -1, Headers: map[string]string{"activemq.noLocal": "true"}}))
 	unsupported("prefetch", sub(session.SubscribeSpec{Prefetch: 10, Priority: -1}))
 	unsupported("durable on a clean session", sub(session.SubscribeSpec{Durable: "d", Priority: -1}))
 	if err := sub(session.SubscribeSpec{ID: "wide", Destination: topic("a.>"), Priority: -1}); err != nil {

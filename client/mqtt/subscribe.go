@@ -73,6 +73,8 @@ func (s *Session) checkSpec(spec session.SubscribeSpec) error {
 		return unsupported("exclusive consumers")
 	case spec.Priority >= 0:
 		return unsupported("consumer priority")
+	case len(spec.Headers) > 0:
+		return unsupported("subscription headers")
 	case spec.Prefetch > 0:
 		return unsupported("prefetch (the broker decides how many messages are in flight)")
 	case spec.Durable != "" && s.clean:

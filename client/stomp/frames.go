@@ -2,6 +2,8 @@ package stomp
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -125,6 +127,28 @@ func sendFrame(m *session.Outgoing) *frame.Frame {
 	return f
 }
 
+// subscribeHeaders are the SUBSCRIBE headers the adapter or a subscription
+// option writes; SubscribeSpec.Headers may not set them.
+var subscribeHeaders = map[string]bool{
+	frame.Id: true, frame.Destination: true, frame.Ack: true, frame.Receipt: true,
+	hdrPrefetch: true, hdrSelector: true, hdrExclusive: true, hdrConsumerPrio: true, hdrDurableName: true,
+	"durable-subscription-name": true, frame.ContentLength: true,
+}
+
+// checkSubscribeHeaders refuses extra headers that would collide with the
+// ones subscribeFrame writes.
+func checkSubscribeHeaders(h map[string]string) error {
+	for k := range h {
+		if k == "" {
+			return fmt.Errorf("stomp: empty subscription header name")
+		}
+		if subscribeHeaders[k] {
+			return fmt.Errorf("stomp: subscription header %q is set by tether itself; use the matching subscription option", k)
+		}
+	}
+	return nil
+}
+
 func subscribeFrame(spec session.SubscribeSpec) *frame.Frame {
 	f := frame.New(frame.SUBSCRIBE,
 		frame.Id, spec.ID,
@@ -146,6 +170,9 @@ func subscribeFrame(spec session.SubscribeSpec) *frame.Frame {
 	}
 	if spec.Durable != "" {
 		h.Add(hdrDurableName, spec.Durable)
+	}
+	for _, k := range slices.Sorted(maps.Keys(spec.Headers)) {
+		h.Add(k, spec.Headers[k])
 	}
 	return f
 }

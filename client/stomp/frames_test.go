@@ -97,6 +97,19 @@ func TestSubscribeFrame(t *testing.T) {
 	if got := subscribeFrame(session.SubscribeSpec{Ack: session.AckClient, Priority: -1}).Header.Get("ack"); got != "client" {
 		t.Errorf("client ack %q", got)
 	}
+	extra := subscribeFrame(session.SubscribeSpec{ID: "s2", Priority: -1,
+		Headers: map[string]string{"activemq.retroactive": "true", "activemq.noLocal": "true"}})
+	if extra.Header.Get("activemq.retroactive") != "true" || extra.Header.Get("activemq.noLocal") != "true" {
+		t.Errorf("extra headers missing: %v", extra.Header)
+	}
+	for _, k := range []string{"id", "destination", "ack", "receipt", "selector", "activemq.prefetchSize", "activemq.priority", "activemq.exclusive", "activemq.subscriptionName", ""} {
+		if err := checkSubscribeHeaders(map[string]string{k: "x"}); err == nil {
+			t.Errorf("subscription header %q accepted", k)
+		}
+	}
+	if err := checkSubscribeHeaders(map[string]string{"activemq.retroactive": "true"}); err != nil {
+		t.Errorf("activemq.retroactive refused: %v", err)
+	}
 }
 
 func TestToDelivery(t *testing.T) {

@@ -37,6 +37,9 @@ func (s *Session) Send(ctx context.Context, m *session.Outgoing) (session.Confir
 // Subscribe registers deliver, then sends SUBSCRIBE and waits for its
 // receipt; a MESSAGE can arrive before the receipt and is delivered.
 func (s *Session) Subscribe(ctx context.Context, spec session.SubscribeSpec, deliver func(*session.Delivery)) error {
+	if err := checkSubscribeHeaders(spec.Headers); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	s.subs[spec.ID] = deliver
 	s.mu.Unlock()

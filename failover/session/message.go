@@ -71,6 +71,11 @@ type SubscribeSpec struct {
 	// Durable names a durable topic subscription ("" for none); it needs a
 	// client id on the connection.
 	Durable string
+	// Headers are extra protocol headers for the subscription, passed as
+	// given (STOMP SUBSCRIBE headers such as activemq.noLocal or
+	// activemq.retroactive). An adapter that cannot carry them refuses the
+	// subscription with an *UnsupportedError.
+	Headers map[string]string
 }
 
 // Delivery is one message received on a subscription.
