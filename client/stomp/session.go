@@ -90,17 +90,19 @@ func (s *Session) Err() error {
 // resolves with ErrConnectionLost.
 func (s *Session) fail(cause error) {
 	s.failOnce.Do(func() {
+		lostErr := fmt.Errorf("%w: %w", session.ErrConnectionLost, cause)
 		s.mu.Lock()
-		closing := s.closing
+		if !s.closing {
+			s.err = lostErr
+		}
 		waiters := s.receipts
 		s.receipts = map[string]waiter{}
-		s.mu.Unlock()
-		if !closing {
-			s.err = fmt.Errorf("%w: %w", session.ErrConnectionLost, cause)
-		}
-		_ = s.nc.Close()
+		// Closed under mu: request either sees done closed or put its
+		// waiter in the map taken above. Closing it after unlocking let a
+		// request slip in between and wait for a receipt forever.
 		close(s.done)
-		lostErr := fmt.Errorf("%w: %w", session.ErrConnectionLost, cause)
+		s.mu.Unlock()
+		_ = s.nc.Close()
 		for _, w := range waiters {
 			w.ch <- lostErr
 		}

@@ -261,6 +261,59 @@ func TestConnectionLoss(t *testing.T) {
 	}
 }
 
+// Confirmed operations racing a connection loss all end: none may wait for
+// a receipt forever (a send registered while the session was failing once
+// did, and hung a consumer's Ack across a broker kill).
+func TestConfirmationsRacingConnectionLossAllEnd(t *testing.T) {
+	addr := peer(t, func(r *frame.Reader, w *frame.Writer, c net.Conn) {
+		if connected(w, r, "0,0") != nil {
+			return
+		}
+		for range 200 {
+			if _, err := r.Read(); err != nil {
+				return
+			}
+		}
+		// Hang up in the middle of the senders' stream, no receipts given.
+	})
+	for round := range 30 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s, err := Dialer{}.Dial(ctx, target(t, addr, session.Config{}))
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var confs []session.Confirmation
+				for {
+					conf, err := s.Send(ctx, &session.Outgoing{Destination: session.Destination{Name: "q"}, Priority: -1, Confirm: true})
+					if err != nil {
+						break
+					}
+					confs = append(confs, conf)
+				}
+				for _, conf := range confs {
+					select {
+					case <-conf:
+					case <-ctx.Done():
+						t.Errorf("round %d: a confirmation never resolved after the connection was lost", round)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		cancel()
+		if t.Failed() {
+			return
+		}
+	}
+}
+
 // TestErrorFrameRefusesOneFrame: an ERROR naming a receipt fails that frame
 // with a *BrokerError; the others waiting lose the connection.
 func TestErrorFrameRefusesOneFrame(t *testing.T) {
