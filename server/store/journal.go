@@ -610,7 +610,7 @@ func (j *Journal) appendLocked(b *journalBatch, sync bool) error {
 func (j *Journal) writeRecord(s *segment, rec []byte, sync bool) error {
 	if j.direct {
 		err := j.writeDirect(s, rec)
-		if !errors.Is(err, syscall.EINVAL) {
+		if !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EOPNOTSUPP) {
 			return err
 		}
 		// Accepted at open, refused at write: some filesystems do that.
