@@ -23,7 +23,7 @@ var payload = bytes.Repeat([]byte("x"), 1024)
 
 func BenchmarkSendReceive(b *testing.B) {
 	br := startBroker(b, "bench")
-	addr := fmt.Sprintf("127.0.0.1:%d", br.port)
+	addr := br.Addr()
 	for _, persistent := range []bool{false, true} {
 		for _, confirmed := range []bool{true, false} {
 			if persistent && !confirmed {

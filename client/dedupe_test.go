@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +17,7 @@ import (
 func TestAckWithLostReceiptIsNotRedelivered(t *testing.T) {
 	b := startBroker(t, "dedupe")
 	var once sync.Once
-	p := startProxy(t, fmt.Sprintf("127.0.0.1:%d", b.port), func(f *frame.Frame) verdict {
+	p := startProxy(t, b.Addr(), func(f *frame.Frame) verdict {
 		v := forward
 		if f.Command == frame.ACK {
 			once.Do(func() { v = swallowAndKill })
@@ -86,7 +85,7 @@ func TestAckReceivedByStoppedBroker(t *testing.T) {
 	b := startBroker(t, "stopped")
 	acked := make(chan struct{})
 	var once sync.Once
-	p := startProxy(t, fmt.Sprintf("127.0.0.1:%d", b.port), func(f *frame.Frame) verdict {
+	p := startProxy(t, b.Addr(), func(f *frame.Frame) verdict {
 		v := forward
 		if f.Command == frame.ACK {
 			once.Do(func() { v = forwardAndMute; close(acked) })
@@ -109,11 +108,11 @@ func TestAckReceivedByStoppedBroker(t *testing.T) {
 	ackDone := make(chan error, 1)
 	go func() { ackDone <- m.Ack(ctx) }()
 	<-acked
-	b.stop()
+	b.Stop()
 	if err := <-ackDone; err != nil {
 		t.Fatalf("ack: %v", err)
 	}
-	b.start()
+	b.Start()
 	if err := consumer.Send(ctx, "queue://ledger", []byte("entry-2"), client.Persistent()); err != nil {
 		t.Fatal(err)
 	}

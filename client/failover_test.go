@@ -76,11 +76,11 @@ func TestBrokerRestartMidStream(t *testing.T) {
 		defer mu.Unlock()
 		return len(confirmed) >= 100 && len(received) >= 50
 	}, "stream did not get going")
-	b.stop()
+	b.Stop()
 	testutil.Eventually(t, 10*time.Second, func() bool {
 		return pev.count(client.EventInterrupted) > 0 && cev.count(client.EventInterrupted) > 0
 	}, "clients did not notice the broker going away")
-	b.start()
+	b.Start()
 
 	if err := <-prodDone; err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestFailoverBetweenTwoBrokers(t *testing.T) {
 	if m, err := sub.Next(ctx); err != nil || string(m.Body()) != "on-a" {
 		t.Fatalf("%v %v", m, err)
 	}
-	a.stop()
+	a.Stop()
 	if err := c.Send(ctx, "topic://prices", []byte("on-b")); err != nil {
 		t.Fatalf("send during failover: %v", err)
 	}
@@ -146,7 +146,7 @@ func TestFailoverBetweenTwoBrokers(t *testing.T) {
 // answers, with its subscription.
 func TestPriorityBackupFailback(t *testing.T) {
 	primary, backup := startBroker(t, "primary"), startBroker(t, "backup")
-	primary.stop()
+	primary.Stop()
 	c, ev := dial(t, "failover:("+primary.uri()+","+backup.uri()+")?priorityBackup=true&"+fast)
 	ctx := testCtx(t, 30*time.Second)
 	if got := c.URI(); got != backup.uri() {
@@ -156,7 +156,7 @@ func TestPriorityBackupFailback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	primary.start()
+	primary.Start()
 	testutil.Eventually(t, 10*time.Second, func() bool { return c.URI() == primary.uri() }, "no failback to the priority broker")
 	if r := ev.of(client.EventResumed); len(r) != 1 || r[0].URI != primary.uri() {
 		t.Errorf("resumed %+v", r)
@@ -179,7 +179,7 @@ func TestBackupSwitchesToStandby(t *testing.T) {
 	a, b := startBroker(t, "a"), startBroker(t, "b")
 	c, ev := dial(t, "failover:("+a.uri()+","+b.uri()+")?backup=true&"+fast)
 	testutil.Eventually(t, 10*time.Second, func() bool { return c.Stats().Standby == 1 }, "no standby connection")
-	a.stop()
+	a.Stop()
 	testutil.Eventually(t, 10*time.Second, func() bool { return c.URI() == b.uri() }, "did not switch to the standby")
 	if n := ev.count(client.EventReconnectFailed); n != 0 {
 		t.Errorf("%d failed passes; the standby should have been used", n)
@@ -207,8 +207,8 @@ func TestTransactionInterruptedByFailover(t *testing.T) {
 	if err := tx.Send(ctx, "queue://tx", []byte("lost"), client.Persistent()); err != nil {
 		t.Fatal(err)
 	}
-	b.stop()
-	b.start()
+	b.Stop()
+	b.Start()
 	if err := tx.Commit(ctx); !errors.Is(err, client.ErrTxRolledBack) {
 		t.Fatalf("commit: %v, want ErrTxRolledBack", err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-stomp/stomp/v3/frame"
 	"github.com/tethermq/tether/client"
+	"github.com/tethermq/tether/internal/adaptertest"
 	"github.com/tethermq/tether/internal/testutil"
 	"github.com/tethermq/tether/server"
 )
@@ -25,55 +26,16 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// broker is a tether broker on a fixed loopback port and data directory,
-// so that it can be stopped and started again "in place".
-type broker struct {
-	t    testing.TB
-	name string
-	port int
-	dir  string
+// broker is a restartable in-process tether broker (STOMP connector).
+type broker struct{ *adaptertest.Broker }
 
-	mu  sync.Mutex
-	srv *server.Server
-}
-
-func startBroker(t testing.TB, name string) *broker {
+func startBroker(t testing.TB, name string, users ...server.User) *broker {
 	t.Helper()
-	b := &broker{t: t, name: name, port: testutil.FreePort(t), dir: t.TempDir()}
-	b.start()
-	t.Cleanup(b.stop)
-	return b
-}
-
-func (b *broker) start() {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	srv, err := server.Start(ctx, server.Config{
-		BrokerName:          b.name,
-		DataDirectory:       b.dir,
-		TransportConnectors: []server.Connector{{Name: "stomp", URI: fmt.Sprintf("stomp://127.0.0.1:%d", b.port)}},
-	}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.t.Fatalf("broker %s: %v", b.name, err)
-	}
-	b.mu.Lock()
-	b.srv = srv
-	b.mu.Unlock()
-}
-
-func (b *broker) stop() {
-	b.mu.Lock()
-	srv := b.srv
-	b.srv = nil
-	b.mu.Unlock()
-	if srv != nil {
-		srv.Close()
-	}
+	return &broker{adaptertest.StartBroker(t, name, "stomp", users...)}
 }
 
 // uri is the broker's address as a tether URI; tcp:// is STOMP.
-func (b *broker) uri() string { return fmt.Sprintf("tcp://127.0.0.1:%d", b.port) }
+func (b *broker) uri() string { return "tcp://" + b.Addr() }
 
 // events records a Conn's events.
 type events struct {
@@ -288,25 +250,6 @@ func (p *proxy) accept() {
 			}
 		}()
 	}
-}
-
-// startWithUsers starts the broker requiring app/secret.
-func (b *broker) startWithUsers() {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	srv, err := server.Start(ctx, server.Config{
-		BrokerName:          b.name,
-		DataDirectory:       b.dir,
-		TransportConnectors: []server.Connector{{Name: "stomp", URI: fmt.Sprintf("stomp://127.0.0.1:%d", b.port)}},
-		Users:               []server.User{{Username: "app", Password: "secret"}},
-	}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.t.Fatalf("broker %s: %v", b.name, err)
-	}
-	b.mu.Lock()
-	b.srv = srv
-	b.mu.Unlock()
 }
 
 type frameT = frame.Frame

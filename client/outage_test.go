@@ -13,6 +13,7 @@ import (
 	"github.com/tethermq/tether/client"
 	"github.com/tethermq/tether/client/stomp"
 	"github.com/tethermq/tether/internal/testutil"
+	"github.com/tethermq/tether/server"
 )
 
 // TestTimeoutWhileDisconnected: with timeout=300 a send waits that long for
@@ -20,7 +21,7 @@ import (
 func TestTimeoutWhileDisconnected(t *testing.T) {
 	b := startBroker(t, "down")
 	c, _ := dial(t, "failover:("+b.uri()+")?timeout=300&"+fast)
-	b.stop()
+	b.Stop()
 	testutil.Eventually(t, 10*time.Second, func() bool { return !c.Stats().Connected }, "still connected")
 	start := time.Now()
 	err := c.Send(testCtx(t, 10*time.Second), "queue://q", []byte("x"))
@@ -131,9 +132,7 @@ func TestDialWaitsForItsContext(t *testing.T) {
 
 func TestBadCredentialsFailDialAtOnce(t *testing.T) {
 	ctx := testCtx(t, 30*time.Second)
-	b := &broker{t: t, name: "auth", port: testutil.FreePort(t), dir: t.TempDir()}
-	b.startWithUsers()
-	t.Cleanup(b.stop)
+	b := startBroker(t, "auth", server.User{Username: "app", Password: "secret"})
 	_, err := client.Dial(ctx, "failover:("+b.uri()+")", client.WithCredentials("app", "wrong"))
 	var be *client.BrokerError
 	if !errors.As(err, &be) || be.Op != "connect" {

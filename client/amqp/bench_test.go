@@ -26,7 +26,7 @@ import (
 // msg/s counts messages received by the consumer per second of wall time.
 func BenchmarkThroughput(b *testing.B) {
 	tb := startBroker(b, "bench")
-	targets := []struct{ name, addr string }{{"tether", fmt.Sprintf("127.0.0.1:%d", tb.port)}}
+	targets := []struct{ name, addr string }{{"tether", tb.Addr()}}
 	if addr := os.Getenv("TETHER_BENCH_AMQP"); addr != "" {
 		targets = append(targets, struct{ name, addr string }{"other", addr})
 	}

@@ -2,67 +2,25 @@ package amqp_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tethermq/tether/client/amqp"
 	"github.com/tethermq/tether/failover/session"
 	"github.com/tethermq/tether/internal/adaptertest"
-	"github.com/tethermq/tether/internal/testutil"
 	"github.com/tethermq/tether/server"
 )
 
-// broker is a tether broker with an AMQP connector on a fixed loopback port
-// and data directory, so that it can be stopped and started again in place.
-type broker struct {
-	t    testing.TB
-	name string
-	port int
-	dir  string
+// broker is a restartable in-process tether broker (amqp connector).
+type broker struct{ *adaptertest.Broker }
 
-	mu  sync.Mutex
-	srv *server.Server
-}
-
-func startBroker(t testing.TB, name string) *broker {
+func startBroker(t testing.TB, name string, users ...server.User) *broker {
 	t.Helper()
-	b := &broker{t: t, name: name, port: testutil.FreePort(t), dir: t.TempDir()}
-	b.start()
-	t.Cleanup(b.stop)
-	return b
+	return &broker{adaptertest.StartBroker(t, name, "amqp", users...)}
 }
 
-func (b *broker) start() {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	srv, err := server.Start(ctx, server.Config{
-		BrokerName:          b.name,
-		DataDirectory:       b.dir,
-		TransportConnectors: []server.Connector{{Name: "amqp", URI: fmt.Sprintf("amqp://127.0.0.1:%d", b.port)}},
-	}, testLogger())
-	if err != nil {
-		b.t.Fatalf("broker %s: %v", b.name, err)
-	}
-	b.mu.Lock()
-	b.srv = srv
-	b.mu.Unlock()
-}
-
-func (b *broker) stop() {
-	b.mu.Lock()
-	srv := b.srv
-	b.srv = nil
-	b.mu.Unlock()
-	if srv != nil {
-		srv.Close()
-	}
-}
-
-func (b *broker) uri() string { return fmt.Sprintf("amqp://127.0.0.1:%d", b.port) }
+func (b *broker) uri() string { return "amqp://" + b.Addr() }
 
 // The transport-agnostic helpers live in internal/adaptertest.
 

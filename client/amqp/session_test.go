@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"github.com/tethermq/tether/internal/testutil"
 	"testing"
 	"time"
@@ -228,7 +227,7 @@ func TestRefusals(t *testing.T) {
 func TestDoneOnBrokerClose(t *testing.T) {
 	b := startBroker(t, "close")
 	s := dial(t, b.uri(), session.Config{})
-	b.stop()
+	b.Stop()
 	select {
 	case <-s.Done():
 	case <-time.After(10 * time.Second):
@@ -315,7 +314,7 @@ func TestCheck(t *testing.T) {
 // keeps the TCP connection) is declared dead within two intervals or so.
 func TestHeartBeats(t *testing.T) {
 	b := startBroker(t, "beats")
-	p := startProxy(t, fmt.Sprintf("127.0.0.1:%d", b.port))
+	p := startProxy(t, b.Addr())
 	s := dial(t, "amqp://"+p.Addr(), session.Config{HeartBeatSend: 100 * time.Millisecond, HeartBeatReceive: 100 * time.Millisecond})
 	select {
 	case <-s.Done():
@@ -341,7 +340,7 @@ func TestHeartBeats(t *testing.T) {
 // certificate against the configured roots and the URI's host.
 func TestTLS(t *testing.T) {
 	b := startBroker(t, "tls")
-	addr, roots := testutil.TLSFront(t, fmt.Sprintf("127.0.0.1:%d", b.port))
+	addr, roots := testutil.TLSFront(t, b.Addr())
 	s := dial(t, "amqps://"+addr, session.Config{TLS: &tls.Config{RootCAs: roots}})
 	send(t, s, msg(q("secure"), "over tls"))
 

@@ -28,7 +28,7 @@ import (
 // messages received by the consumer per second of wall time.
 func BenchmarkThroughput(b *testing.B) {
 	tb := startBroker(b, "bench")
-	targets := []struct{ name, addr string }{{"tether", fmt.Sprintf("127.0.0.1:%d", tb.port)}}
+	targets := []struct{ name, addr string }{{"tether", tb.Addr()}}
 	for _, env := range []struct{ name, key string }{{"mosquitto", "TETHER_BENCH_MOSQUITTO"}, {"activemq", "TETHER_BENCH_ACTIVEMQ"}} {
 		if addr := os.Getenv(env.key); addr != "" {
 			targets = append(targets, struct{ name, addr string }{env.name, addr})

@@ -120,12 +120,12 @@ func TestFailoverBrokerRestartMidStream(t *testing.T) {
 		defer mu.Unlock()
 		return len(confirmed) >= 100 && len(received) >= 50
 	}, "stream did not get going")
-	b.stop()
+	b.Stop()
 	close(stopped)
 	testutil.Eventually(t, 10*time.Second, func() bool {
 		return pev.count(client.EventInterrupted) > 0 && cev.count(client.EventInterrupted) > 0
 	}, "clients did not notice the broker going away")
-	b.start()
+	b.Start()
 
 	if err := <-prodDone; err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func TestFailoverBetweenTwoBrokers(t *testing.T) {
 	if m, err := sub.Next(ctx); err != nil || string(m.Body()) != "on-a" || m.Destination() != "topic://prices.eur" {
 		t.Fatalf("%v %v", m, err)
 	}
-	a.stop()
+	a.Stop()
 	if err := c.Send(ctx, "topic://prices.eur", []byte("on-b"), client.Persistent()); err != nil {
 		t.Fatalf("send during failover: %v", err)
 	}

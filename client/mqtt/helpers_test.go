@@ -2,9 +2,7 @@ package mqtt_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,56 +13,15 @@ import (
 	"github.com/tethermq/tether/server"
 )
 
-// broker is a tether broker with an MQTT connector on a fixed loopback port
-// and data directory, so that it can be stopped and started again in place.
-type broker struct {
-	t     testing.TB
-	name  string
-	port  int
-	dir   string
-	users []server.User // nil: anyone may connect
+// broker is a restartable in-process tether broker (mqtt connector).
+type broker struct{ *adaptertest.Broker }
 
-	mu  sync.Mutex
-	srv *server.Server
-}
-
-func startBroker(t testing.TB, name string) *broker {
+func startBroker(t testing.TB, name string, users ...server.User) *broker {
 	t.Helper()
-	b := &broker{t: t, name: name, port: testutil.FreePort(t), dir: t.TempDir()}
-	b.start()
-	t.Cleanup(b.stop)
-	return b
+	return &broker{adaptertest.StartBroker(t, name, "mqtt", users...)}
 }
 
-func (b *broker) start() {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	srv, err := server.Start(ctx, server.Config{
-		BrokerName:          b.name,
-		DataDirectory:       b.dir,
-		TransportConnectors: []server.Connector{{Name: "mqtt", URI: fmt.Sprintf("mqtt://127.0.0.1:%d", b.port)}},
-		Users:               b.users,
-	}, testLogger())
-	if err != nil {
-		b.t.Fatalf("broker %s: %v", b.name, err)
-	}
-	b.mu.Lock()
-	b.srv = srv
-	b.mu.Unlock()
-}
-
-func (b *broker) stop() {
-	b.mu.Lock()
-	srv := b.srv
-	b.srv = nil
-	b.mu.Unlock()
-	if srv != nil {
-		srv.Close()
-	}
-}
-
-func (b *broker) uri() string { return fmt.Sprintf("mqtt://127.0.0.1:%d", b.port) }
+func (b *broker) uri() string { return "mqtt://" + b.Addr() }
 
 // The transport-agnostic helpers live in internal/adaptertest.
 

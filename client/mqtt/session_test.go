@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"github.com/tethermq/tether/internal/testutil"
 	"testing"
 	"time"
@@ -225,9 +224,7 @@ func TestRefusals(t *testing.T) {
 
 // TestBadCredentials: a CONNACK refusal is a *BrokerError for "connect".
 func TestBadCredentials(t *testing.T) {
-	b := &broker{t: t, name: "auth", port: freePort(t), dir: t.TempDir(), users: []server.User{{Username: "app", Password: "secret"}}}
-	b.start()
-	t.Cleanup(b.stop)
+	b := startBroker(t, "auth", server.User{Username: "app", Password: "secret"})
 	ctx := testCtx(t, 10*time.Second)
 	_, err := mqtt.Dialer{}.Dial(ctx, target(t, b.uri(), session.Config{Login: "app", Passcode: "wrong"}))
 	var be *session.BrokerError
@@ -243,7 +240,7 @@ func TestBadCredentials(t *testing.T) {
 func TestDoneOnBrokerClose(t *testing.T) {
 	b := startBroker(t, "close")
 	s := dial(t, b.uri(), session.Config{ClientID: "gone"})
-	b.stop()
+	b.Stop()
 	select {
 	case <-s.Done():
 	case <-time.After(10 * time.Second):
@@ -328,7 +325,7 @@ func TestCheck(t *testing.T) {
 // dead once a ping goes unanswered. MQTT's keep-alive counts in seconds.
 func TestKeepAlive(t *testing.T) {
 	b := startBroker(t, "beats")
-	p := startProxy(t, fmt.Sprintf("127.0.0.1:%d", b.port))
+	p := startProxy(t, b.Addr())
 	s := dial(t, "mqtt://"+p.Addr(), session.Config{HeartBeatSend: 500 * time.Millisecond, HeartBeatReceive: 500 * time.Millisecond})
 	select {
 	case <-s.Done():
@@ -354,7 +351,7 @@ func TestKeepAlive(t *testing.T) {
 // broker's certificate against the configured roots and the URI's host.
 func TestTLS(t *testing.T) {
 	b := startBroker(t, "tls")
-	addr, roots := testutil.TLSFront(t, fmt.Sprintf("127.0.0.1:%d", b.port))
+	addr, roots := testutil.TLSFront(t, b.Addr())
 	s := dial(t, "mqtt+ssl://"+addr, session.Config{TLS: &tls.Config{RootCAs: roots}})
 	send(t, s, persistentMsg(topic("secure"), "over tls"))
 
