@@ -2,104 +2,28 @@ package client_test
 
 import (
 	"errors"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tethermq/tether/client"
+	"github.com/tethermq/tether/internal/adaptertest"
 	"github.com/tethermq/tether/internal/testutil"
 )
 
 // fast makes reconnects quick and deterministic for tests.
-const fast = "randomize=false&reconnectJitter=false&initialReconnectDelay=10&maxReconnectDelay=100"
+const fast = adaptertest.FastReconnect
 
 // TestBrokerRestartMidStream stops and restarts a broker (same port, same
 // data directory) while a producer and a consumer run: every confirmed send
 // is received exactly once.
 func TestBrokerRestartMidStream(t *testing.T) {
 	b := startBroker(t, "restart")
-	uri := "failover:(" + b.uri() + ")?" + fast
-	producer, pev := dial(t, uri)
-	consumer, cev := dial(t, uri)
-	ctx := testCtx(t, 60*time.Second)
-
-	sub, err := consumer.Subscribe(ctx, "queue://orders", client.AckIndividual, client.Prefetch(10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const total = 300
-	var (
-		mu        sync.Mutex
-		confirmed = map[string]bool{}
-		received  = map[string]int{}
-	)
-	prodDone := make(chan error, 1)
-	go func() {
-		for i := range total {
-			body := fmt.Sprintf("m-%03d", i)
-			if err := producer.Send(ctx, "queue://orders", []byte(body), client.Persistent()); err != nil {
-				prodDone <- fmt.Errorf("send %s: %w", body, err)
-				return
-			}
-			mu.Lock()
-			confirmed[body] = true
-			mu.Unlock()
-		}
-		prodDone <- nil
-	}()
-	consDone := make(chan error, 1)
-	go func() {
-		for {
-			m, err := sub.Next(ctx)
-			if err != nil {
-				consDone <- err
-				return
-			}
-			mu.Lock()
-			received[string(m.Body())]++
-			n := len(received)
-			mu.Unlock()
-			if err := m.Ack(ctx); err != nil {
-				consDone <- err
-				return
-			}
-			if n == total {
-				consDone <- nil
-				return
-			}
-		}
-	}()
-
-	testutil.Eventually(t, 30*time.Second, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(confirmed) >= 100 && len(received) >= 50
-	}, "stream did not get going")
-	b.Stop()
-	testutil.Eventually(t, 10*time.Second, func() bool {
-		return pev.count(client.EventInterrupted) > 0 && cev.count(client.EventInterrupted) > 0
-	}, "clients did not notice the broker going away")
-	b.Start()
-
-	if err := <-prodDone; err != nil {
-		t.Fatal(err)
-	}
-	if err := <-consDone; err != nil {
-		t.Fatal(err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for body := range confirmed {
-		if received[body] != 1 {
-			t.Errorf("%s received %d times", body, received[body])
+	st := adaptertest.RestartMidStream(t, b.Broker, "tcp", "queue://orders", nil, client.AckIndividual, client.Prefetch(10))
+	for body := range st.Confirmed {
+		if st.Received[body] != 1 {
+			t.Errorf("%s received %d times", body, st.Received[body])
 		}
 	}
-	if pev.count(client.EventResumed) == 0 || cev.count(client.EventResumed) == 0 {
-		t.Error("no Resumed event")
-	}
-	t.Logf("producer %+v", producer.Stats())
-	t.Logf("consumer %+v", consumer.Stats())
 }
 
 // TestFailoverBetweenTwoBrokers: the first broker goes away for good; the
