@@ -3,6 +3,7 @@ package broker
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tethermq/tether/server/store"
@@ -49,7 +50,9 @@ type committer struct {
 	// Flushes connectors asked for while a batch was being completed
 	// (AfterBatch): replies first, then deliveries.
 	amu        sync.Mutex
-	completing bool
+	completing atomic.Bool // set and cleared under amu; read alone on afterBatch's fast path
+	spareR     []func()    // complete's recycled lists
+	spareO     []func()
 	replies    []func()
 	others     []func()
 }
@@ -179,16 +182,16 @@ func (c *committer) process(ops []*commitOp, closed bool) {
 // than through a wake-up of each connection's writer.
 func (c *committer) complete(ops []*commitOp, err error) {
 	c.amu.Lock()
-	c.completing = true
+	c.completing.Store(true)
 	c.amu.Unlock()
 	for i, op := range ops {
 		finish(op, err)
 		ops[i] = nil
 	}
 	c.amu.Lock()
-	c.completing = false
+	c.completing.Store(false)
 	replies, others := c.replies, c.others
-	c.replies, c.others = nil, nil
+	c.replies, c.others = c.spareR, c.spareO
 	c.amu.Unlock()
 	for _, fn := range replies {
 		fn()
@@ -196,6 +199,9 @@ func (c *committer) complete(ops []*commitOp, err error) {
 	for _, fn := range others {
 		fn()
 	}
+	clear(replies)
+	clear(others)
+	c.spareR, c.spareO = replies[:0], others[:0]
 }
 
 // afterBatch queues fn to run on the commit goroutine right after the
@@ -203,9 +209,12 @@ func (c *committer) complete(ops []*commitOp, err error) {
 // no batch completing it returns false and the caller wakes its own writer.
 // A reply (a receipt somebody waits on) runs before other flushes.
 func (c *committer) afterBatch(fn func(), reply bool) bool {
+	if !c.completing.Load() {
+		return false // most deliveries (non-persistent sends) come here: no lock
+	}
 	c.amu.Lock()
 	defer c.amu.Unlock()
-	if !c.completing {
+	if !c.completing.Load() {
 		return false
 	}
 	if reply {
