@@ -556,7 +556,6 @@ func (j *Journal) ScanKeys(prefix []byte, fn func(key []byte) error) error {
 		}
 	}
 	j.mu.Unlock()
-	sort.Strings(keys)
 	for _, k := range keys {
 		if err := fn([]byte(k)); err != nil {
 			return err

@@ -41,8 +41,9 @@ type Store interface {
 	// Scan calls fn for every key with the given prefix, in ascending key
 	// order. key and value are only valid during the call.
 	Scan(prefix []byte, fn func(key, value []byte) error) error
-	// ScanKeys is Scan without reading the values: recovery lists what is
-	// stored without paying for the bytes.
+	// ScanKeys calls fn for every key with the given prefix, in no
+	// particular order, without reading the values: recovery lists what is
+	// stored without paying for the bytes (or for sorting them).
 	ScanKeys(prefix []byte, fn func(key []byte) error) error
 	// Usage reports the disk the store occupies and how much of it is live.
 	Usage() Usage
