@@ -45,10 +45,12 @@ type Server struct {
 	locker *lock.FileLocker
 	st     store.Store
 	b      *broker.Broker
-	protos []protocolServer
-	addrs  map[string]string
-	admin  *http.Server
-	adminL net.Listener
+
+	storeLimit int64
+	protos     []protocolServer
+	addrs      map[string]string
+	admin      *http.Server
+	adminL     net.Listener
 
 	networks   []*network.Connector // network connectors (master only)
 	announcers []*network.Announcer // multicast announcements of transport connectors
@@ -128,7 +130,7 @@ func (s *Server) becomeMaster() error {
 	s.log.Info("store opened", "dir", cfg.DataDirectory+"/journal", "took", time.Since(start).Round(time.Millisecond),
 		"replayedRecords", js.RecordsReplayed, "indexRebuilt", js.Rebuilt, "storeUsageLimit", limit)
 	s.mu.Lock()
-	s.st, s.b = st, b
+	s.st, s.b, s.storeLimit = st, b, limit
 	s.mu.Unlock()
 
 	for _, tc := range cfg.TransportConnectors {

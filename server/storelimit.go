@@ -41,3 +41,34 @@ func storeLimit(cfg Config, u store.Usage, log *slog.Logger) int64 {
 	}
 	return defaultStoreUsage
 }
+
+// StoreStatus is the store's state for the admin API.
+type StoreStatus struct {
+	DiskBytes         int64 `json:"diskBytes"`
+	LiveBytes         int64 `json:"liveBytes"`
+	StoreUsageLimit   int64 `json:"storeUsageLimit"`
+	NoSpace           bool  `json:"noSpace"`
+	MemoryBytes       int64 `json:"memoryBytes"`
+	MemoryLimit       int64 `json:"memoryLimit"`
+	RecordsReplayed   int64 `json:"recordsReplayedAtStart"`
+	IndexRebuilt      bool  `json:"indexRebuiltAtStart"`
+	Checkpoints       int64 `json:"checkpoints"`
+	SegmentsRelocated int64 `json:"segmentsCompacted"`
+	BytesRelocated    int64 `json:"bytesCompacted"`
+	SegmentsRemoved   int64 `json:"segmentsRemoved"`
+}
+
+func (s *Server) storeStatus() StoreStatus {
+	s.mu.Lock()
+	st, b, limit := s.st, s.b, s.storeLimit
+	s.mu.Unlock()
+	out := StoreStatus{StoreUsageLimit: limit, MemoryLimit: b.MemoryLimit(), MemoryBytes: b.MemoryUsage()}
+	u := st.Usage()
+	out.DiskBytes, out.LiveBytes, out.NoSpace = u.DiskBytes, u.LiveBytes, u.NoSpace
+	if j, ok := st.(*store.Journal); ok {
+		js := j.Stats()
+		out.RecordsReplayed, out.IndexRebuilt, out.Checkpoints = js.RecordsReplayed, js.Rebuilt, js.Checkpoints
+		out.SegmentsRelocated, out.BytesRelocated, out.SegmentsRemoved = js.SegmentsRelocated, js.BytesRelocated, js.SegmentsRemoved
+	}
+	return out
+}

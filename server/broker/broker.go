@@ -420,6 +420,9 @@ func (b *Broker) Stats() []QueueStats {
 	return out
 }
 
+// MemoryLimit is the memory limit in force.
+func (b *Broker) MemoryLimit() int64 { return b.cfg.MemoryLimit }
+
 // MemoryUsage is the number of message bytes held against the memory limit.
 func (b *Broker) MemoryUsage() int64 { return b.mem.usage() }
 

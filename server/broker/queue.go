@@ -49,9 +49,10 @@ type queue struct {
 
 	// Paging (spool.go): persistent messages on disk only, in store order.
 	spool           seqSpool
-	spoolGen        uint64 // bumped when the spool is cleared
-	paging          bool   // a page-in is reading
-	windowPersisted int    // persisted entries pending in memory
+	spoolGen        uint64     // bumped when the spool is cleared
+	paging          bool       // a page-in is reading
+	windowPersisted int        // persisted entries pending in memory
+	pagedIn         *sync.Cond // on mu: signalled after each page-in (WaitLoaded)
 
 	enqueued, dequeued, expired, dlqd uint64
 }

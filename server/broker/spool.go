@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"slices"
+	"sync"
 
 	"github.com/tethermq/tether/server/store"
 )
@@ -110,6 +111,9 @@ func (q *queue) pageIn(seqs []uint64, gen uint64, budget int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.paging = false
+	if q.pagedIn != nil {
+		q.pagedIn.Broadcast()
+	}
 	if q.spoolGen != gen || q.closed {
 		return
 	}
@@ -143,4 +147,25 @@ func (b *Broker) loadMessage(qid string, seq uint64) (*Message, error) {
 	}
 	m.size = m.memSize()
 	return m, nil
+}
+
+// WaitLoaded returns once nothing of the consumer's queue is left on disk
+// only: every stored message has been paged in and dispatched or is
+// pending in memory. It is for internal consumers that keep everything in
+// flight (the MQTT connector's tables), which must see the whole queue
+// before they serve; with a bounded prefetch it may wait for acks.
+func (c *Consumer) WaitLoaded() {
+	q := c.q
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.pagedIn == nil {
+		q.pagedIn = sync.NewCond(&q.mu)
+	}
+	for (q.spool.len() > 0 || q.paging) && !q.closed && !c.closed {
+		q.maybePageInLocked()
+		if !q.paging {
+			return // nothing can be paged in for now (no room anywhere)
+		}
+		q.pagedIn.Wait()
+	}
 }
