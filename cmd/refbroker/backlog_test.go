@@ -122,7 +122,9 @@ func consumeInOrder(t *testing.T, addr, dest string, o *orderCheck, stop func() 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.MustDisconnect()
+	// Disconnect, not MustDisconnect: it waits for the receipt, so acks
+	// still in go-stomp's write queue reach the broker.
+	defer c.Disconnect()
 	sub, err := c.Subscribe(dest, gostomp.AckClientIndividual)
 	if err != nil {
 		t.Fatal(err)

@@ -90,14 +90,24 @@ const compactionSlackNum, compactionSlackDen = 5, 4
 // keys, when it is mostly dead (cheap to move) or when the journal as a
 // whole holds too much dead data behind it.
 func (j *Journal) candidateLocked() *segment {
-	for _, s := range j.segs[:len(j.segs)-1] {
+	for i, s := range j.segs[:len(j.segs)-1] {
 		if s.live == 0 {
 			continue
+		}
+		if s.liveBytes*2 < j.segSize {
+			return s // cheap: it is mostly dead
+		}
+		// Mostly live: moving it frees nothing by itself, only lets the
+		// dead space behind it go. Worth it when there is enough of that,
+		// and disk use is out of proportion to the live data.
+		var deadBehind int64
+		for _, x := range j.segs[i+1 : len(j.segs)-1] {
+			deadBehind += j.segSize - x.liveBytes
 		}
 		u := j.usageLocked()
 		overhead := 2 * j.segSize // the active segment and the reserve
 		tooBig := u.DiskBytes-j.ckptSize > u.LiveBytes*compactionSlackNum/compactionSlackDen+overhead
-		if s.liveBytes*2 < j.segSize || tooBig {
+		if tooBig && deadBehind >= 2*j.segSize {
 			return s
 		}
 		return nil
