@@ -122,13 +122,21 @@ func consumeInOrder(t *testing.T, addr, dest string, o *orderCheck, stop func() 
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Disconnect, not MustDisconnect: it waits for the receipt, so acks
-	// still in go-stomp's write queue reach the broker.
-	defer c.Disconnect()
-	sub, err := c.Subscribe(dest, gostomp.AckClientIndividual)
+	sub, err := c.Subscribe(dest, gostomp.AckClientIndividual, gostomp.SubscribeOpt.Header("activemq.prefetchSize", "20"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		// Disconnect, not MustDisconnect: it waits for the receipt, so acks
+		// still in go-stomp's write queue reach the broker. The receipt
+		// comes after the prefetched messages, which go-stomp's reader must
+		// hand over first: drain them (unacked, they are redelivered).
+		go func() {
+			for range sub.C {
+			}
+		}()
+		c.Disconnect()
+	}()
 	timeout := time.NewTimer(30 * time.Second)
 	defer timeout.Stop()
 	for !stop() {

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -238,8 +240,12 @@ func (c *committer) flushHeld() error {
 	}
 	b := c.st.NewBatch()
 	c.addTo(b, &c.deferred)
+	if err := b.Commit(false); err != nil {
+		c.since = time.Now() // kept: retried after deferInterval
+		return err
+	}
 	c.resetHeld()
-	return b.Commit(false)
+	return nil
 }
 
 func (c *committer) resetHeld() {
@@ -279,15 +285,42 @@ func (c *committer) write(ops []*commitOp, closing bool) error {
 	}
 	b := c.st.NewBatch()
 	c.addTo(b, &c.deferred)
-	c.resetHeld()
+	held := c.deferred.deletes
+	heldSets := c.deferred.sets
+	c.deferred = commitOp{}
 	for _, op := range ops {
 		c.addTo(b, op)
 	}
 	if err := b.Commit(sync); err != nil {
 		c.log.Error("store commit failed", "ops", len(ops), "err", err)
+		c.keepAcks(held, heldSets, ops)
+		if errors.Is(err, store.ErrNoSpace) {
+			err = fmt.Errorf("%w: no space left on the store's disk; not stored (%w)", ErrStoreFull, err)
+		}
 		return err
 	}
+	c.deferred.sets, c.deferred.deletes = heldSets[:0], held[:0]
 	return nil
+}
+
+// keepAcks holds again, for the next batch, the deletes of a batch the
+// store refused (a full disk): they are acknowledgements already taken out
+// of memory, and losing them would keep consumed messages on disk, where
+// they pin space that the broker needs to recover, and would bring them
+// back at the next start. Ops that also set keys (sends, dead-letter
+// moves) are not retried: their callers get the error, and nothing of
+// them is stored.
+func (c *committer) keepAcks(held [][]byte, heldSets [][2][]byte, ops []*commitOp) {
+	c.deferred.sets = heldSets
+	c.deferred.deletes = held
+	for _, op := range ops {
+		if len(op.sets) == 0 {
+			c.deferred.deletes = append(c.deferred.deletes, op.deletes...)
+		}
+	}
+	if c.held() > 0 {
+		c.since = time.Now()
+	}
 }
 
 func finish(op *commitOp, err error) {

@@ -135,6 +135,9 @@ const (
 	segPrefix      = "journal-"
 	segSuffix      = ".log"
 	sparePrefix    = "spare"
+	// reserveMetadata: how many bytes of sets a batch may carry into the
+	// reserve segment when the disk is full.
+	reserveMetadata = 512
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -448,7 +451,11 @@ func (j *Journal) roll() error {
 	}
 	j.segs = append(j.segs, s)
 	j.active, j.off, j.tail = s, 0, j.tail[:0]
-	j.wake() // the spare was used: make the next one in the background
+	if recycled {
+		// The reserve became the active segment: make the next one now, so
+		// that a full disk is known before anything but deletes uses it.
+		j.ensureSpare()
+	}
 	return nil
 }
 
@@ -695,6 +702,22 @@ func (b *journalBatch) Commit(sync bool) error {
 	defer b.j.mu.Unlock()
 	if b.j.closed {
 		return ErrClosed
+	}
+	if b.j.noSpace {
+		// The disk is full and the journal writes into its reserve: that
+		// room is kept for deletes (acknowledgements), which are what frees
+		// space again, and for small metadata (the broker's epoch at start,
+		// a subscription). Anything bigger that adds data is refused, whole.
+		set := 0
+		for _, op := range b.ops {
+			if op.kind == opSet {
+				set += len(op.key) + len(op.val)
+			}
+		}
+		if set > reserveMetadata {
+			return fmt.Errorf("journal: %w: the disk holding %s is full; only deletes are accepted until space is freed",
+				ErrNoSpace, b.j.dir)
+		}
 	}
 	return b.j.appendLocked(b.ops, sync)
 }

@@ -37,7 +37,7 @@ func (j *Journal) maintain() {
 	noSpace := j.noSpace
 	j.mu.Unlock()
 	for range 4 { // bounded per pass, so a checkpoint is never starved
-		moved, err := j.compactLocked()
+		moved, err := j.compactLocked(noSpace)
 		if err != nil {
 			j.log.Error("journal: compaction failed", "dir", j.dir, "err", err)
 			break
@@ -75,7 +75,7 @@ func (j *Journal) maintain() {
 func (j *Journal) Compact() (bool, error) {
 	j.ckptMu.Lock()
 	defer j.ckptMu.Unlock()
-	moved, err := j.compactLocked()
+	moved, err := j.compactLocked(false)
 	if err != nil || !moved {
 		return moved, err
 	}
@@ -89,10 +89,21 @@ const compactionSlackNum, compactionSlackDen = 5, 4
 // candidateLocked picks the segment to compact: the oldest one with live
 // keys, when it is mostly dead (cheap to move) or when the journal as a
 // whole holds too much dead data behind it.
-func (j *Journal) candidateLocked() *segment {
+//
+// On a full disk the moves go to the reserve, so only a mostly-dead segment
+// qualifies: moving it costs little of the reserve and frees a whole file
+// (typically the oldest one, pinned by a few long-lived keys such as the
+// broker's epoch, while its messages were all consumed).
+func (j *Journal) candidateLocked(reserveOnly bool) *segment {
 	for i, s := range j.segs[:len(j.segs)-1] {
 		if s.live == 0 {
 			continue
+		}
+		if reserveOnly {
+			if s.liveBytes*8 < j.segSize {
+				return s
+			}
+			return nil
 		}
 		if s.liveBytes*2 < j.segSize {
 			return s // cheap: it is mostly dead
@@ -119,13 +130,13 @@ func (j *Journal) candidateLocked() *segment {
 // segment is immutable (not active) and cannot be removed while ckptMu is
 // held, so it is read without the journal's lock; each chunk of keys is
 // re-appended under the lock, skipping keys changed or deleted meanwhile.
-func (j *Journal) compactLocked() (bool, error) {
+func (j *Journal) compactLocked(reserveOnly bool) (bool, error) {
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
 		return false, ErrClosed
 	}
-	s := j.candidateLocked()
+	s := j.candidateLocked(reserveOnly)
 	j.mu.Unlock()
 	if s == nil {
 		return false, nil
