@@ -41,7 +41,7 @@ type conn struct {
 
 	out        *outbox
 	acks       *ackQueue
-	flights    *inflight // the session's (state.flights), set by the handshake
+	flights    *inflight     // the session's (state.flights), set by the handshake
 	writerDone chan struct{} // nil until the writer starts
 
 	sess     *broker.Session

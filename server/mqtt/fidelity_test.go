@@ -220,7 +220,7 @@ func TestMQTT31Connect(t *testing.T) {
 	}
 
 	// paho at 3.1 sees the refusal as such.
-	o := paho.NewClientOptions().AddBroker("tcp://"+e.addr).SetClientID("").SetProtocolVersion(3).
+	o := paho.NewClientOptions().AddBroker("tcp://" + e.addr).SetClientID("").SetProtocolVersion(3).
 		SetAutoReconnect(false).SetConnectTimeout(waitFor)
 	tok := paho.NewClient(o).Connect()
 	if !tok.WaitTimeout(waitFor) {
