@@ -132,25 +132,43 @@ func (p *inflight) deleteLocked(id uint16, f *outFlight) {
 	}
 }
 
+// brokerAck is what acknowledging an outbound message tells the broker;
+// c is nil when there is nothing to tell (a retained message, or one
+// whose connection is gone). It is copied out under the lock because a
+// take-over's resume may change the entry meanwhile.
+type brokerAck struct {
+	c     *broker.Consumer
+	msgID string
+}
+
+func (a brokerAck) send() {
+	if a.c != nil {
+		a.c.Ack(a.msgID, "", false, nil)
+	}
+}
+
 // puback completes a QoS 1 message.
-func (p *inflight) puback(id uint16) (*outFlight, ackResult) {
+func (p *inflight) puback(id uint16) (brokerAck, ackResult) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f, res := p.lookupLocked(id, 1, false)
-	if res == ackOK {
-		p.deleteLocked(id, f)
+	if res != ackOK {
+		return brokerAck{}, res
 	}
-	return f, res
+	p.deleteLocked(id, f)
+	return brokerAck{f.c, f.msgID}, ackOK
 }
 
 // pubrec moves a QoS 2 message to its release phase; first is false for a
 // repeated PUBREC (whose PUBREL is re-sent, but nothing acked twice).
-func (p *inflight) pubrec(id uint16) (f *outFlight, first bool, res ackResult) {
+func (p *inflight) pubrec(id uint16) (a brokerAck, first bool, res ackResult) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if f, res = p.lookupLocked(id, 2, false); res != ackOK {
-		return nil, false, res
+	f, res := p.lookupLocked(id, 2, false)
+	if res != ackOK {
+		return brokerAck{}, false, res
 	}
+	a = brokerAck{f.c, f.msgID}
 	first = !f.released
 	f.released = true
 	if f.awaiting {
@@ -159,7 +177,7 @@ func (p *inflight) pubrec(id uint16) (f *outFlight, first bool, res ackResult) {
 		delete(p.awaiting, flightKey{f.filter, f.msgID})
 		f.awaiting = false
 	}
-	return f, first, ackOK
+	return a, first, ackOK
 }
 
 // pubcomp frees the id of a released QoS 2 message.

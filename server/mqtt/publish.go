@@ -102,7 +102,7 @@ func (c *conn) onPubrel(id uint16) {
 // A PUBACK for a QoS 2 message is a protocol violation; one for an unknown
 // id (late, or after a reconnect) is ignored.
 func (c *conn) onPuback(id uint16) error {
-	f, res := c.flights.puback(id)
+	a, res := c.flights.puback(id)
 	switch res {
 	case ackUnknown:
 		c.log.Debug("PUBACK for an unknown packet id", "id", id)
@@ -110,9 +110,7 @@ func (c *conn) onPuback(id uint16) error {
 	case ackWrong:
 		return fmt.Errorf("%w: PUBACK for packet id %d, which is a QoS 2 PUBLISH", errProtocol, id)
 	}
-	if f.c != nil {
-		f.c.Ack(f.msgID, "", false, nil)
-	}
+	a.send()
 	c.out.kick() // a parked delivery may take the id
 	return nil
 }
@@ -124,7 +122,7 @@ func (c *conn) onPuback(id uint16) error {
 // stores in its record before the broker forgets the message, so that the
 // PUBREL is re-sent even after a broker restart.
 func (c *conn) onPubrec(id uint16) error {
-	f, first, res := c.flights.pubrec(id)
+	a, first, res := c.flights.pubrec(id)
 	switch res {
 	case ackUnknown:
 		c.log.Debug("PUBREC for an unknown packet id", "id", id)
@@ -137,8 +135,8 @@ func (c *conn) onPubrec(id uint16) error {
 			return err
 		}
 	}
-	if first && f.c != nil {
-		f.c.Ack(f.msgID, "", false, nil)
+	if first {
+		a.send()
 	}
 	c.out.push(outItem{pkt: pubrelPacket(id)})
 	return nil
