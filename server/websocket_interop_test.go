@@ -47,6 +47,13 @@ func TestStompJSOverWebSocket(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Larger than the connector's write buffer: the MESSAGE frame leaves
+	// in several WebSocket messages, which stompjs must join.
+	const bigLen = 300 << 10
+	if err := plain.Send("/queue/to-js", "text/plain", bytes.Repeat([]byte("x"), bigLen),
+		gostomp.SendOpt.Receipt, gostomp.SendOpt.Header("color", "big")); err != nil {
+		t.Fatal(err)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -85,10 +92,13 @@ func TestStompJSOverWebSocket(t *testing.T) {
 	if connected != "1.2" || protocol != "v12.stomp" {
 		t.Fatalf("stompjs connected with STOMP %q over subprotocol %q, want 1.2 over v12.stomp", connected, protocol)
 	}
-	if len(received) != n || sent != n {
-		t.Fatalf("stompjs received %v and sent %d, want %d each", received, sent, n)
+	if len(received) != n+1 || sent != n {
+		t.Fatalf("stompjs received %v and sent %d, want %d and %d", received, sent, n+1, n)
 	}
-	for i, m := range received {
+	if big := received[n]; big.Body != fmt.Sprintf("x*%d", bigLen) || big.Color != "big" {
+		t.Fatalf("stompjs large message: %+v", big)
+	}
+	for i, m := range received[:n] {
 		if m.Body != fmt.Sprintf("go-%d", i) || m.Color != "green" {
 			t.Fatalf("stompjs message %d: %+v", i, m)
 		}

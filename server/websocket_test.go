@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/coder/websocket"
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 	gostomp "github.com/go-stomp/stomp/v3"
 	"github.com/tethermq/tether/server/broker"
 	"github.com/tethermq/tether/server/store"
@@ -366,4 +368,46 @@ func testCertificate(t *testing.T) (*tls.Config, *x509.CertPool) {
 	roots := x509.NewCertPool()
 	roots.AddCert(cert)
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, roots
+}
+
+// TestWebSocketConnectionEnds: the connectors' own ways of ending a
+// connection work over WebSocket: MQTT keep-alive expiry (a read
+// deadline) and a STOMP protocol error (ERROR, then close).
+func TestWebSocketConnectionEnds(t *testing.T) {
+	_, addrs := startWS(t, map[string]string{"ws": "ws"})
+	ctx, cancel := context.WithTimeout(context.Background(), wsWait)
+	defer cancel()
+
+	mc := wsDial(t, "ws://"+addrs["ws"]+"/mqtt", "mqtt")
+	cp := packets.NewControlPacket(packets.Connect).(*packets.ConnectPacket)
+	cp.ProtocolName, cp.ProtocolVersion, cp.ClientIdentifier, cp.CleanSession, cp.Keepalive = "MQTT", 4, "silent", true, 1
+	var buf bytes.Buffer
+	if err := cp.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := mc.Write(ctx, websocket.MessageBinary, buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	typ, b, err := mc.Read(ctx)
+	if err != nil || typ != websocket.MessageBinary || len(b) != 4 || b[0] != 0x20 || b[3] != 0 {
+		t.Fatalf("CONNACK: %v % x %v", typ, b, err)
+	}
+	start := time.Now()
+	if _, _, err := mc.Read(ctx); err == nil {
+		t.Fatal("a silent MQTT client was not disconnected")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("keep-alive 1 s enforced after %v", d)
+	}
+
+	sc := wsDial(t, "ws://"+addrs["ws"]+"/", "v12.stomp")
+	wsWrite(t, sc, "CONNECT\naccept-version:1.2\nhost:x\n\n\x00")
+	readFrames(t, sc, 1)
+	wsWrite(t, sc, "BOGUS\n\n\x00")
+	if f := readFrames(t, sc, 1)[0]; !strings.HasPrefix(f, "ERROR\n") {
+		t.Fatalf("got %q, want ERROR", f)
+	}
+	if _, _, err := sc.Read(ctx); err == nil {
+		t.Fatal("connection still open after ERROR")
+	}
 }

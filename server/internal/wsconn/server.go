@@ -108,6 +108,9 @@ func New(o Options) (*Server, error) {
 	s.http = &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: o.HandshakeTimeout,
+		// A client that got an HTTP error and keeps the connection open
+		// idles no longer than a handshake may take.
+		IdleTimeout: o.HandshakeTimeout,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
