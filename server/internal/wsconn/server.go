@@ -110,9 +110,9 @@ func New(o Options) (*Server, error) {
 		ReadHeaderTimeout: o.HandshakeTimeout,
 		// A client that got an HTTP error and keeps the connection open
 		// idles no longer than a handshake may take.
-		IdleTimeout: o.HandshakeTimeout,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		IdleTimeout:    o.HandshakeTimeout,
+		MaxHeaderBytes: 16 << 10,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	return s, nil
 }
