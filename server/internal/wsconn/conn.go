@@ -171,16 +171,24 @@ func (c *Conn) abort(code websocket.StatusCode, reason string) {
 	})
 }
 
-func (c *Conn) LocalAddr() net.Addr  { return c.local }
+// LocalAddr is the listening socket's address.
+func (c *Conn) LocalAddr() net.Addr { return c.local }
+
+// RemoteAddr is the client's address as the HTTP server saw it (no proxy
+// headers are trusted).
 func (c *Conn) RemoteAddr() net.Addr { return c.remote }
 
+// SetDeadline sets both deadlines; see Conn for what expiry does.
 func (c *Conn) SetDeadline(t time.Time) error {
 	c.rdl.set(t)
 	c.wdl.set(t)
 	return nil
 }
 
-func (c *Conn) SetReadDeadline(t time.Time) error  { c.rdl.set(t); return nil }
+// SetReadDeadline bounds Read; expiry closes the WebSocket.
+func (c *Conn) SetReadDeadline(t time.Time) error { c.rdl.set(t); return nil }
+
+// SetWriteDeadline bounds Write; expiry closes the WebSocket.
 func (c *Conn) SetWriteDeadline(t time.Time) error { c.wdl.set(t); return nil }
 
 // deadline is a context that ends when a settable point in time passes.
