@@ -185,10 +185,10 @@ func (c *Conn) SetDeadline(t time.Time) error {
 	return nil
 }
 
-// SetReadDeadline bounds Read; expiry closes the WebSocket.
+// SetReadDeadline bounds Read; a Read it interrupts closes the WebSocket.
 func (c *Conn) SetReadDeadline(t time.Time) error { c.rdl.set(t); return nil }
 
-// SetWriteDeadline bounds Write; expiry closes the WebSocket.
+// SetWriteDeadline bounds Write; a Write it interrupts closes the WebSocket.
 func (c *Conn) SetWriteDeadline(t time.Time) error { c.wdl.set(t); return nil }
 
 // deadline is a context that ends when a settable point in time passes.
