@@ -151,6 +151,21 @@ func TestRefusals(t *testing.T) {
 			t.Fatalf("HTTP %d %q, want 426 with an explanation", resp.StatusCode, body)
 		}
 	})
+	t.Run("raw STOMP on the WebSocket port", func(t *testing.T) {
+		nc, err := net.DialTimeout("tcp", addr, waitFor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(waitFor))
+		if _, err := nc.Write([]byte("CONNECT\naccept-version:1.2\n\n\x00")); err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(nc) // the server answers and closes
+		if err != nil || !strings.HasPrefix(string(b), "HTTP/1.1 400") {
+			t.Fatalf("got %q, %v; want an HTTP 400 and a close", b, err)
+		}
+	})
 	t.Run("no default", func(t *testing.T) {
 		_, addr := start(t, Options{Protocols: []Protocol{{Name: "mqtt", Subprotocols: []string{"mqtt"}, BinaryOnly: true}}})
 		_, resp, err := dial(t, "ws://"+addr+"/", nil)
