@@ -26,6 +26,7 @@ import (
 // end of the connection anyway (keep-alive or heart-beat expiry).
 type Conn struct {
 	ws     *websocket.Conn
+	raw    net.Conn // the TCP (or TLS) connection under ws
 	proto  *Protocol
 	sub    string // the negotiated subprotocol ("" when none was offered)
 	local  net.Addr
@@ -148,14 +149,14 @@ func (c *Conn) isClosed() bool {
 // Close starts the WebSocket closing handshake and returns at once: a
 // connector may close from a callback that must not block. The handshake
 // runs on a goroutine the Server waits for, bounded by the library's
-// timeouts (5 s to write the close frame, 5 s for the peer's); a blocked
-// Read returns when it completes.
+// timeouts (5 s to write the close frame, 5 s for the peer's) and by
+// Server.Close's grace; a blocked Read returns when it completes.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.closed)
 		c.rdl.stop()
 		c.wdl.stop()
-		c.srv.closing(func() { _ = c.ws.Close(websocket.StatusNormalClosure, "") })
+		c.srv.closing(c, websocket.StatusNormalClosure, "")
 	})
 	return nil
 }
@@ -167,7 +168,7 @@ func (c *Conn) abort(code websocket.StatusCode, reason string) {
 		close(c.closed)
 		c.rdl.stop()
 		c.wdl.stop()
-		c.srv.closing(func() { _ = c.ws.Close(code, reason) })
+		c.srv.closing(c, code, reason)
 	})
 }
 

@@ -20,6 +20,8 @@
 package wsconn
 
 import (
+	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -60,7 +62,11 @@ type Options struct {
 	TLS *tls.Config
 	// HandshakeTimeout bounds reading the upgrade request (default 10 s).
 	HandshakeTimeout time.Duration
-	Logger           *slog.Logger
+	// CloseGrace bounds how long Close waits for peers to answer closing
+	// handshakes before it drops their TCP connections (default 2 s); a
+	// dead peer would otherwise hold Close for the library's 10 s.
+	CloseGrace time.Duration
+	Logger     *slog.Logger
 }
 
 // Server accepts WebSocket upgrades on a listener and dispatches them to
@@ -72,7 +78,11 @@ type Server struct {
 	lns   map[string]*listener
 	offer []string // every subprotocol, for error messages
 
-	closeWG  sync.WaitGroup // closing handshakes
+	closeWG sync.WaitGroup // closing handshakes
+	// dropCtx ends when Close's grace is over: closing handshakes still
+	// running then lose their TCP connection.
+	dropCtx  context.Context
+	dropAll  context.CancelFunc
 	addrOnce sync.Once
 	addr     net.Addr
 	addrSet  chan struct{}
@@ -86,10 +96,14 @@ func New(o Options) (*Server, error) {
 	if o.HandshakeTimeout <= 0 {
 		o.HandshakeTimeout = 10 * time.Second
 	}
+	if o.CloseGrace <= 0 {
+		o.CloseGrace = 2 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	s := &Server{opts: o, log: o.Logger, lns: map[string]*listener{}, addrSet: make(chan struct{})}
+	s.dropCtx, s.dropAll = context.WithCancel(context.Background())
 	defaults := 0
 	for i := range o.Protocols {
 		p := &o.Protocols[i]
@@ -147,23 +161,43 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // Close stops accepting upgrades, closes the protocol listeners (with any
 // connection not yet taken from them) and waits for the closing
-// handshakes started so far. Connections already taken belong to their
+// handshakes started so far, dropping the connections of peers that do
+// not answer within CloseGrace. Connections already taken belong to their
 // connectors: close those first.
 func (s *Server) Close() error {
 	err := s.http.Close()
 	for _, l := range s.lns {
 		l.Close()
 	}
-	s.closeWG.Wait()
+	done := make(chan struct{})
+	go func() {
+		s.closeWG.Wait()
+		close(done)
+	}()
+	grace := time.NewTimer(s.opts.CloseGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
+		s.dropAll()
+		<-done
+	}
 	return err
 }
 
-// closing runs a closing handshake on a goroutine Close waits for.
-func (s *Server) closing(fn func()) {
+// closing runs c's closing handshake on a goroutine Close waits for;
+// Close's grace ending drops the TCP connection under it.
+func (s *Server) closing(c *Conn, code websocket.StatusCode, reason string) {
 	s.closeWG.Add(1)
 	go func() {
 		defer s.closeWG.Done()
-		fn()
+		stop := context.AfterFunc(s.dropCtx, func() {
+			if c.raw != nil {
+				c.raw.Close()
+			}
+		})
+		defer stop()
+		_ = c.ws.Close(code, reason)
 	}()
 }
 
@@ -194,7 +228,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sub != "" {
 		subs = []string{sub}
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	hw := &hijackRecorder{ResponseWriter: w}
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{
 		Subprotocols: subs,
 		// As ActiveMQ: any origin. Browsers send no credentials the
 		// broker would honour (it authenticates in CONNECT, not with
@@ -209,6 +244,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	c := newConn(s, ws, p, sub, local, tcpAddr(r.RemoteAddr))
+	c.raw = hw.conn
 	if !s.lns[p.Name].deliver(c) {
 		_ = ws.CloseNow()
 	}
@@ -233,6 +269,23 @@ func (s *Server) choose(offered []string) (*Protocol, string) {
 		}
 	}
 	return nil, ""
+}
+
+// hijackRecorder keeps the TCP connection the upgrade takes over, so that
+// Close can drop it under a closing handshake that hangs.
+type hijackRecorder struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := h.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("wsconn: the HTTP server cannot hand the connection over")
+	}
+	c, rw, err := hj.Hijack()
+	h.conn = c
+	return c, rw, err
 }
 
 func isUpgrade(r *http.Request) bool {

@@ -342,3 +342,32 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}
 
 }
+
+// TestCloseDropsSilentPeers: a peer that never answers the closing
+// handshake holds Server.Close for CloseGrace, not the library's 10 s.
+func TestCloseDropsSilentPeers(t *testing.T) {
+	s, err := New(Options{Protocols: testProtocols, CloseGrace: 300 * time.Millisecond, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	// The client never reads, so it never answers the close frame.
+	if _, _, err := dial(t, "ws://"+ln.Addr().String()+"/", &websocket.DialOptions{Subprotocols: []string{"v12.stomp"}}); err != nil {
+		t.Fatal(err)
+	}
+	sc := accept(t, s, "stomp")
+	sc.Close()
+	start := time.Now()
+	s.Close()
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Close took %v with a silent peer", d)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+}
