@@ -73,8 +73,9 @@ type User struct {
 }
 
 // Default returns the embedded default: broker "localhost", data in
-// ./data, STOMP on 61613 and 61616, AMQP on 5672, MQTT on 1883, the admin
-// HTTP port on 8161, anonymous access.
+// ./data, STOMP on 61613 and 61616, AMQP on 5672, MQTT on 1883, STOMP (and
+// MQTT) over WebSocket on 61614, the admin HTTP port on 8161, anonymous
+// access.
 func Default() Config {
 	return Config{
 		BrokerName:    "localhost",
@@ -84,6 +85,7 @@ func Default() Config {
 			{Name: "native", URI: "tcp://0.0.0.0:61616"},
 			{Name: "amqp", URI: "amqp://0.0.0.0:5672"},
 			{Name: "mqtt", URI: "mqtt://0.0.0.0:1883"},
+			{Name: "ws", URI: "ws://0.0.0.0:61614"},
 		},
 		AdminAddress: "0.0.0.0:8161",
 	}
@@ -199,7 +201,9 @@ func parseConnectorURI(raw string) (scheme, addr string, q url.Values, err error
 	switch u.Scheme {
 	case "stomp", "tcp", "amqp", "mqtt":
 	default:
-		return "", "", nil, fmt.Errorf("URI %q: unsupported scheme %q (want stomp, tcp, amqp or mqtt)", raw, u.Scheme)
+		if _, ws := webSocketSchemes[u.Scheme]; !ws {
+			return "", "", nil, fmt.Errorf("URI %q: unsupported scheme %q (want stomp, tcp, amqp, mqtt, ws, wss, stomp+ws, stomp+wss, mqtt+ws or mqtt+wss)", raw, u.Scheme)
+		}
 	}
 	if u.Host == "" || u.Port() == "" {
 		return "", "", nil, fmt.Errorf("URI %q: want scheme://host:port", raw)

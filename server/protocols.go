@@ -27,5 +27,14 @@ func (s *Server) openExtraProtocol(scheme string, tc Connector, q url.Values) (p
 		o.Authenticate, o.Logger = s.authenticator(), log
 		return mqtt.New(s.b, o), nil
 	}
+	if _, ws := webSocketSchemes[scheme]; ws {
+		// nil TLS settings until the broker has an sslContext: wss://
+		// then refuses to start.
+		c, err := newWebSocketConnector(s.b, scheme, q, s.authenticator(), nil, log)
+		if err != nil {
+			return nil, fmt.Errorf("connector %s: %w", tc.Name, err)
+		}
+		return c, nil
+	}
 	return nil, fmt.Errorf("connector %s: %s is not available in this build", tc.Name, scheme)
 }

@@ -1,9 +1,9 @@
 // Command refbroker runs tether's reference broker.
 //
 // With no arguments it runs a broker named "localhost" with its data in
-// ./data, STOMP on 61613 and 61616, AMQP on 5672, MQTT on 1883 and the
-// admin HTTP port on 8161. A YAML file (--config) or flags change that;
-// flags win over the file.
+// ./data, STOMP on 61613 and 61616, AMQP on 5672, MQTT on 1883, STOMP (and
+// MQTT) over WebSocket on 61614 and the admin HTTP port on 8161. A YAML
+// file (--config) or flags change that; flags win over the file.
 //
 // Several refbrokers given the same data directory form a shared-store
 // master/slave group: the one holding <dataDirectory>/lock serves, the

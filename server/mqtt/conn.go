@@ -41,7 +41,7 @@ type conn struct {
 
 	out        *outbox
 	acks       *ackQueue
-	flights    *inflight
+	flights    *inflight     // the session's (state.flights), set by the handshake
 	writerDone chan struct{} // nil until the writer starts
 
 	sess     *broker.Session
@@ -65,7 +65,7 @@ type will struct {
 
 func newConn(s *Server, sh *shared, nc net.Conn) *conn {
 	c := &conn{srv: s, sh: sh, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()),
-		out: newOutbox(), flights: newInflight(s.maxInflight), subs: map[string]*subscription{}}
+		out: newOutbox(), subs: map[string]*subscription{}}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	c.rd = &timedReader{nc: nc}
 	c.br = bufio.NewReaderSize(c.rd, 32<<10)
@@ -108,13 +108,13 @@ func (c *conn) handle(pkt packets.ControlPacket) error {
 	case *packets.PublishPacket:
 		return c.onPublish(p)
 	case *packets.PubackPacket:
-		c.onPuback(p.MessageID)
+		return c.onPuback(p.MessageID)
 	case *packets.PubrecPacket:
-		c.onPubrec(p.MessageID)
+		return c.onPubrec(p.MessageID)
 	case *packets.PubrelPacket:
 		c.onPubrel(p.MessageID)
 	case *packets.PubcompPacket:
-		c.onPubcomp(p.MessageID)
+		return c.onPubcomp(p.MessageID)
 	case *packets.SubscribePacket:
 		return c.onSubscribe(p)
 	case *packets.UnsubscribePacket:

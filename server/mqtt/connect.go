@@ -51,6 +51,9 @@ func (c *conn) handshake() error {
 	}
 	c.sess = sess
 	c.state = c.sh.attach(c, c.clientID, c.clean)
+	c.mu.Lock() // for Server-wide readers (tests); the writer starts later
+	c.flights = c.state.flights
+	c.mu.Unlock()
 	present, restore, err := c.openSession()
 	if err != nil {
 		c.refuse(packets.ErrRefusedServerUnavailable)
@@ -66,8 +69,14 @@ func (c *conn) handshake() error {
 	c.rd.timeout = ka * 3 / 2
 
 	ack := packets.NewControlPacket(packets.Connack).(*packets.ConnackPacket)
-	ack.SessionPresent = present
+	// MQTT 3.1's CONNACK has no session-present flag: the byte is reserved.
+	ack.SessionPresent = present && cp.ProtocolVersion >= 4
 	c.out.push(outItem{pkt: ack})
+	// What an earlier connection of this session left unfinished goes
+	// first, with its original packet ids [MQTT-4.4.0-1].
+	for _, it := range c.flights.resume(c) {
+		c.out.push(it)
+	}
 	// Resumed subscriptions may deliver at once; their messages queue
 	// behind CONNACK.
 	for _, r := range restore {
@@ -105,11 +114,27 @@ func (c *conn) checkConnect(cp *packets.ConnectPacket) error {
 	} else if cp.WillQos != 0 || cp.WillRetain {
 		return fmt.Errorf("%w: will QoS or retain without a will", errProtocol)
 	}
-	if !utf8.ValidString(cp.ClientIdentifier) || strings.IndexByte(cp.ClientIdentifier, 0) >= 0 {
+	// Ill-formed UTF-8, U+0000 included, closes the connection without a
+	// CONNACK [MQTT-1.5.3-1, MQTT-1.5.3-2].
+	if !wellFormed(cp.ClientIdentifier) {
+		return fmt.Errorf("%w: client id is not well-formed UTF-8 (or contains U+0000)", errProtocol)
+	}
+	if cp.UsernameFlag && !wellFormed(cp.Username) {
+		return fmt.Errorf("%w: user name is not well-formed UTF-8 (or contains U+0000)", errProtocol)
+	}
+	if cp.ProtocolVersion == 3 && cp.ClientIdentifier == "" {
+		// MQTT 3.1 requires a client id of 1 to 23 characters; only 3.1.1
+		// lets the server assign one. Long ids are accepted, as by
+		// ActiveMQ and mosquitto.
 		c.refuse(packets.ErrRefusedIDRejected)
-		return errors.New("CONNECT refused: client id is not valid UTF-8")
+		return errors.New("CONNECT refused: MQTT 3.1 client without a client id")
 	}
 	return nil
+}
+
+// wellFormed reports a string MQTT accepts: valid UTF-8 without U+0000.
+func wellFormed(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 // refuse writes a refusing CONNACK; the caller then closes the connection.
@@ -132,11 +157,12 @@ func (c *conn) openSession() (present bool, restore []subRecord, err error) {
 		return false, nil, nil
 	}
 	var recs []subRecord
+	var released []uint16
 	m, found := c.sh.sessions.get(c.clientID)
 	if found {
-		if recs, err = decodeRecord(m.Body); err != nil {
+		if recs, released, err = decodeRecord(m.Body); err != nil {
 			c.log.Error("discarding unreadable session record", "err", err)
-			found, recs = false, nil
+			found, recs, released = false, nil, nil
 		}
 	}
 	if !c.clean {
@@ -145,6 +171,9 @@ func (c *conn) openSession() (present bool, restore []subRecord, err error) {
 				return false, nil, err
 			}
 		}
+		// After a broker restart the record is all that is left of the
+		// PUBRELs owed; in the same process the state already has them.
+		c.flights.restoreReleased(released)
 		return found, recs, nil
 	}
 	if m == nil {
@@ -165,17 +194,26 @@ func (c *conn) openSession() (present bool, restore []subRecord, err error) {
 }
 
 // saveRecord stores the persistent session's current subscriptions and
-// waits until they are durable.
+// released QoS 2 ids, and waits until they are durable.
 func (c *conn) saveRecord() error {
+	return c.saveSubs(c.currentSubs())
+}
+
+// recordBody encodes the session as it is now. Reader goroutine only.
+func (c *conn) recordBody() []byte {
+	return encodeRecord(c.currentSubs(), c.flights.releasedIDs())
+}
+
+func (c *conn) currentSubs() map[string]byte {
 	subs := make(map[string]byte, len(c.subs))
 	for f, s := range c.subs {
 		subs[f] = s.qos
 	}
-	return c.saveSubs(subs)
+	return subs
 }
 
 func (c *conn) saveSubs(subs map[string]byte) error {
-	body := encodeRecord(subs)
+	body := encodeRecord(subs, c.flights.releasedIDs())
 	if err := wait(c.ctx, func(done func(error)) { c.sh.sessions.put(c.ctx, c.clientID, body, nil, done) }); err != nil {
 		return fmt.Errorf("storing session record: %w", err)
 	}

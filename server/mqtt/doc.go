@@ -54,6 +54,23 @@
 //   - A QoS 2 PUBLISH retransmitted before its PUBREL is routed once: packet
 //     ids awaiting PUBREL are remembered per client id, across reconnects of
 //     a persistent session (not across a broker restart).
+//   - Outbound in-flight state (packet ids of unacknowledged PUBLISHes and
+//     of PUBRELs owed) belongs to the session, not the connection: a
+//     persistent session that reconnects gets its PUBRELs and unacknowledged
+//     PUBLISHes again under their original packet ids, DUP set
+//     [MQTT-4.4.0-1]. The PUBRELs owed are also in the session record
+//     (written before the broker forgets the message at PUBREC), so they
+//     survive a broker restart.
+//   - A retained PUBLISH updates the retained table's in-memory view before
+//     its live copy is routed, so a SUBSCRIBE that follows the live copy
+//     always finds the retained one.
+//   - Ill-formed UTF-8 or U+0000 in a client id, user name, topic or filter
+//     closes the connection [MQTT-1.5.3-1, MQTT-1.5.3-2]; so does an
+//     acknowledgement of the wrong kind for an in-flight packet id (PUBACK
+//     for QoS 2, PUBREC or PUBCOMP for QoS 1, PUBCOMP before PUBREC). One
+//     for an id not in flight is ignored: it may be late.
+//   - MQTT 3.1 (protocol level 3): an empty client id is refused with
+//     CONNACK 2 and the session-present bit is never set.
 //   - A message is acknowledged to the broker only once the client has it:
 //     after the socket write for QoS 0, at PUBACK for QoS 1, at PUBREC for
 //     QoS 2. Anything unacknowledged when the connection ends is redelivered.
@@ -71,10 +88,14 @@
 //     network error, malformed input, keep-alive expiry, and take-over by a
 //     new connection with the same client id. Not on Server.Close: the
 //     broker is the one going away.
-//   - Messages redelivered after a reconnect carry DUP and a new packet id
-//     (as in ActiveMQ); a PUBREL we owed when the connection dropped is not
-//     re-sent, since the message was already acknowledged to the broker at
-//     PUBREC.
+//   - Messages redelivered after a reconnect carry DUP and their original
+//     packet id (ActiveMQ gives them a new one). After a broker restart the
+//     id mapping is gone: they come back with DUP under new ids; only the
+//     PUBRELs owed keep theirs.
+//   - In a persistent session each first PUBREC of an outbound QoS 2
+//     message waits for one session-record write, and each PUBCOMP queues
+//     one: outbound QoS 2 to persistent sessions costs two store writes
+//     more per message than QoS 1.
 //   - Packet ids awaiting PUBREL live in memory: a QoS 2 PUBLISH re-sent
 //     after a broker restart (or master change) and before its PUBREL is
 //     stored a second time.

@@ -306,10 +306,15 @@ func (e *env) outstanding() int {
 	e.srv.mu.Lock()
 	defer e.srv.mu.Unlock()
 	n := 0
+	seen := map[*inflight]bool{}
 	for c := range e.srv.conns {
-		c.flights.mu.Lock()
-		n += len(c.flights.m)
-		c.flights.mu.Unlock()
+		c.mu.Lock()
+		f := c.flights
+		c.mu.Unlock()
+		if f != nil && !seen[f] {
+			seen[f] = true
+			n += f.size()
+		}
 	}
 	return n
 }

@@ -78,15 +78,18 @@ func (c *conn) route(ctx context.Context, topic string, payload []byte, qos byte
 		c.sess.Send(ctx, m, "", done)
 		return
 	}
+	// The retained table first: its view changes before the live copy
+	// can reach a subscriber, so a SUBSCRIBE that follows the live copy
+	// always finds the retained one.
 	both := join(2, done)
-	c.sess.Send(ctx, m, "", both)
 	if len(payload) == 0 {
 		// An empty retained message clears the topic's retained message
 		// and is itself delivered, but not retained [MQTT-3.3.1-10].
 		c.sh.retained.remove(ctx, topic, both)
-		return
+	} else {
+		c.sh.retained.put(ctx, topic, payload, hs, both)
 	}
-	c.sh.retained.put(ctx, topic, payload, hs, both)
+	c.sess.Send(ctx, m, "", both)
 }
 
 // onPubrel completes an inbound QoS 2 message: its packet id may be reused.
@@ -96,37 +99,67 @@ func (c *conn) onPubrel(id uint16) {
 }
 
 // onPuback completes an outbound QoS 1 message: the broker may forget it.
-func (c *conn) onPuback(id uint16) {
-	f, ok := c.flights.puback(id)
-	if !ok {
+// A PUBACK for a QoS 2 message is a protocol violation; one for an unknown
+// id (late, or after a reconnect) is ignored.
+func (c *conn) onPuback(id uint16) error {
+	a, res := c.flights.puback(id)
+	switch res {
+	case ackUnknown:
 		c.log.Debug("PUBACK for an unknown packet id", "id", id)
-		return
+		return nil
+	case ackWrong:
+		return fmt.Errorf("%w: PUBACK for packet id %d, which is a QoS 2 PUBLISH", errProtocol, id)
 	}
-	if f.c != nil {
-		f.c.Ack(f.msgID, "", false, nil)
-	}
+	a.send()
 	c.out.kick() // a parked delivery may take the id
+	return nil
 }
 
 // onPubrec is the client's receipt of an outbound QoS 2 message. The broker
 // forgets the message here, not at PUBCOMP: from PUBREC on the client owns
-// it, and redelivering it under a new packet id after a reconnect would
-// duplicate it.
-func (c *conn) onPubrec(id uint16) {
-	f, first, ok := c.flights.pubrec(id)
-	if !ok {
+// it, and redelivering it after a reconnect would duplicate it; what the
+// session keeps instead is the PUBREL it owes, which a persistent session
+// stores in its record before the broker forgets the message, so that the
+// PUBREL is re-sent even after a broker restart.
+func (c *conn) onPubrec(id uint16) error {
+	a, first, res := c.flights.pubrec(id)
+	switch res {
+	case ackUnknown:
 		c.log.Debug("PUBREC for an unknown packet id", "id", id)
-		return
+		return nil
+	case ackWrong:
+		return fmt.Errorf("%w: PUBREC for packet id %d, which is a QoS 1 PUBLISH", errProtocol, id)
 	}
-	if first && f.c != nil {
-		f.c.Ack(f.msgID, "", false, nil)
+	if first && !c.clean && c.clientID != "" {
+		if err := c.saveRecord(); err != nil {
+			return err
+		}
 	}
-	c.out.push(outItem{pkt: &packets.PubrelPacket{FixedHeader: packets.FixedHeader{MessageType: packets.Pubrel, Qos: 1}, MessageID: id}})
+	if first {
+		a.send()
+	}
+	c.out.push(outItem{pkt: pubrelPacket(id)})
+	return nil
 }
 
 // onPubcomp frees the packet id of a completed outbound QoS 2 message.
-func (c *conn) onPubcomp(id uint16) {
-	if c.flights.pubcomp(id) {
-		c.out.kick()
+func (c *conn) onPubcomp(id uint16) error {
+	switch c.flights.pubcomp(id) {
+	case ackUnknown:
+		c.log.Debug("PUBCOMP for an unknown packet id", "id", id)
+		return nil
+	case ackWrong:
+		return fmt.Errorf("%w: PUBCOMP for packet id %d, which is not a released QoS 2 PUBLISH", errProtocol, id)
 	}
+	if !c.clean && c.clientID != "" {
+		// Not waited for: a stale id in the record costs at most one
+		// PUBREL after a restart, which the client answers.
+		c.sh.sessions.put(c.ctx, c.clientID, c.recordBody(), nil, func(err error) {
+			if err != nil {
+				c.log.Warn("session record not updated after PUBCOMP", "err", err)
+			}
+		})
+	}
+	c.out.kick()
+	return nil
 }

@@ -66,12 +66,14 @@ func releaseShared(b *broker.Broker, sh *shared) {
 }
 
 // clientState is what a session keeps in memory between connections: the
-// QoS 2 packet ids received but not yet released by PUBREL. It is shared
-// by the connections of one client id (a reconnect or a take-over).
+// QoS 2 packet ids received but not yet released by PUBREL, and the
+// outbound messages the client has not completed. It is shared by the
+// connections of one client id (a reconnect or a take-over).
 type clientState struct {
 	mu       sync.Mutex
 	owner    *conn
 	awaiting map[uint16]*qos2Entry
+	flights  *inflight // outbound; has its own lock
 }
 
 // qos2Entry is one inbound QoS 2 message between PUBLISH and PUBREL. A
@@ -138,7 +140,7 @@ func (sh *shared) attach(c *conn, clientID string, clean bool) *clientState {
 	defer sh.mu.Unlock()
 	st := sh.clients[clientID]
 	if clean || clientID == "" || st == nil {
-		st = &clientState{awaiting: map[uint16]*qos2Entry{}}
+		st = &clientState{awaiting: map[uint16]*qos2Entry{}, flights: newInflight(c.srv.maxInflight)}
 		if clean || clientID == "" {
 			delete(sh.clients, clientID)
 		} else {
@@ -152,7 +154,8 @@ func (sh *shared) attach(c *conn, clientID string, clean bool) *clientState {
 }
 
 // detach forgets a persistent session's state once its last connection is
-// gone and nothing awaits a PUBREL, so idle clients cost no memory.
+// gone and nothing awaits a PUBREL or a PUBACK/PUBREC/PUBCOMP, so idle
+// clients cost no memory.
 func (sh *shared) detach(c *conn, clientID string, st *clientState) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -162,7 +165,7 @@ func (sh *shared) detach(c *conn, clientID string, st *clientState) {
 		return
 	}
 	st.owner = nil
-	if len(st.awaiting) == 0 && sh.clients[clientID] == st {
+	if len(st.awaiting) == 0 && st.flights.size() == 0 && sh.clients[clientID] == st {
 		delete(sh.clients, clientID)
 	}
 }

@@ -82,6 +82,11 @@ func (c *conn) onSubscribe(p *packets.SubscribePacket) error {
 			return fmt.Errorf("%w: SUBSCRIBE with QoS %d", errProtocol, p.Qoss[i])
 		}
 		if err := checkFilter(f); err != nil {
+			if errors.Is(err, errBadUTF8) {
+				// Ill-formed UTF-8 closes the connection [MQTT-1.5.3-2];
+				// only a misplaced wildcard is refused in SUBACK.
+				return fmt.Errorf("%w: SUBSCRIBE filter %q: %v", errProtocol, f, err)
+			}
 			c.log.Info("subscription refused", "filter", f, "err", err)
 			codes[i] = subackFailure
 			continue
@@ -179,6 +184,11 @@ func (c *conn) retainedFor(filter string, qos byte) []outItem {
 func (c *conn) onUnsubscribe(p *packets.UnsubscribePacket) error {
 	if p.MessageID == 0 || len(p.Topics) == 0 {
 		return fmt.Errorf("%w: UNSUBSCRIBE without a packet id or a filter", errProtocol)
+	}
+	for _, f := range p.Topics {
+		if err := checkString(f); err != nil {
+			return fmt.Errorf("%w: UNSUBSCRIBE filter %q: %v", errProtocol, f, err)
+		}
 	}
 	changed := false
 	for _, f := range p.Topics {

@@ -34,6 +34,12 @@ import (
 //     redelivery; so open re-sends redelivered values as fresh messages,
 //     which supersede (and ack) the old ones.
 //
+// Readers (get, collect) see the view, not the stored entries: put and
+// remove change the view before they send, so a reader never sees an
+// update later than the messages that follow it (a retained PUBLISH is
+// in the view before its live copy reaches any subscriber). A failed
+// write puts the previous value back if nothing replaced it since.
+//
 // Invariants:
 //   - deliver runs under the queue's lock: it only updates the map and
 //     queues acks for the acker goroutine, it never calls the broker.
@@ -44,8 +50,13 @@ type table struct {
 	log  *slog.Logger
 	sess *broker.Session
 
+	// wmu orders view changes with their sends, so the stored order of
+	// updates to a key is the order the view saw.
+	wmu sync.Mutex
+
 	mu      sync.Mutex
-	entries map[string]*broker.Message
+	entries map[string]*broker.Message // stored values, for the acks
+	view    map[string]*broker.Message // what readers see
 	opening bool
 	stale   []*broker.Message // redelivered values seen while opening
 	acks    []tableAck
@@ -79,7 +90,7 @@ func openTable(b *broker.Broker, queue string, log *slog.Logger) (*table, error)
 	t := &table{
 		dest: broker.Destination{Kind: broker.Queue, Name: queue},
 		log:  log.With("table", queue), sess: sess,
-		entries: map[string]*broker.Message{}, opening: true,
+		entries: map[string]*broker.Message{}, view: map[string]*broker.Message{}, opening: true,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	go t.ackLoop()
@@ -151,10 +162,17 @@ func (t *table) deliver(d *broker.Delivery) {
 	}
 	if _, tomb := m.Header(tableTombstoneHeader); tomb {
 		delete(t.entries, key)
+		if t.opening {
+			delete(t.view, key)
+		}
 		t.queueAckLocked(tableAck{d.Consumer, m.ID, true})
 		return
 	}
 	t.entries[key] = m
+	if t.opening {
+		// Afterwards the view is ahead of deliveries: put set it already.
+		t.view[key] = m
+	}
 	if d.Redelivered && t.opening {
 		t.stale = append(t.stale, m)
 	}
@@ -195,23 +213,52 @@ func (t *table) ackLoop() {
 func (t *table) put(ctx context.Context, key string, body []byte, headers []broker.Header, done func(error)) {
 	hs := make([]broker.Header, 0, len(headers)+1)
 	hs = append(append(hs, broker.Header{Name: tableKeyHeader, Value: key}), headers...)
-	t.sess.Send(ctx, &broker.Message{Dest: t.dest, Body: body, Persistent: true,
-		Priority: broker.DefaultPriority, Headers: hs}, "", done)
+	t.write(ctx, key, &broker.Message{Dest: t.dest, Body: body, Persistent: true,
+		Priority: broker.DefaultPriority, Headers: hs}, false, done)
+}
+
+// write changes the view of key (to m, or to nothing for a tombstone),
+// then sends m to the store.
+func (t *table) write(ctx context.Context, key string, m *broker.Message, tomb bool, done func(error)) {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	t.mu.Lock()
+	prev, had := t.view[key]
+	if tomb {
+		delete(t.view, key)
+	} else {
+		t.view[key] = m
+	}
+	t.mu.Unlock()
+	t.sess.Send(ctx, m, "", func(err error) {
+		if err != nil {
+			t.mu.Lock()
+			if cur, ok := t.view[key]; (tomb && !ok) || (!tomb && cur == m) {
+				if had {
+					t.view[key] = prev
+				} else {
+					delete(t.view, key)
+				}
+			}
+			t.mu.Unlock()
+		}
+		done(err)
+	})
 }
 
 // remove deletes key. The tombstone is sent even when the key looks absent:
 // a put still on its way to the store would otherwise win over this later
 // remove.
 func (t *table) remove(ctx context.Context, key string, done func(error)) {
-	t.sess.Send(ctx, &broker.Message{Dest: t.dest, Persistent: true, Priority: broker.DefaultPriority,
-		Headers: []broker.Header{{Name: tableKeyHeader, Value: key}, {Name: tableTombstoneHeader, Value: "1"}}}, "", done)
+	t.write(ctx, key, &broker.Message{Dest: t.dest, Persistent: true, Priority: broker.DefaultPriority,
+		Headers: []broker.Header{{Name: tableKeyHeader, Value: key}, {Name: tableTombstoneHeader, Value: "1"}}}, true, done)
 }
 
 // get returns the current value of key.
 func (t *table) get(key string) (*broker.Message, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	m, ok := t.entries[key]
+	m, ok := t.view[key]
 	return m, ok
 }
 
@@ -220,7 +267,7 @@ func (t *table) collect(keep func(key string) bool) map[string]*broker.Message {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := map[string]*broker.Message{}
-	for k, m := range t.entries {
+	for k, m := range t.view {
 		if keep(k) {
 			out[k] = m
 		}
@@ -231,7 +278,7 @@ func (t *table) collect(keep func(key string) bool) map[string]*broker.Message {
 func (t *table) len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.entries)
+	return len(t.view)
 }
 
 // close acks what is pending and ends the session; the current values go

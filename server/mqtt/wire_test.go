@@ -85,7 +85,7 @@ func TestReadPacketRejects(t *testing.T) {
 
 func TestRecordRoundTrip(t *testing.T) {
 	in := map[string]byte{"a/#": 1, "b/+/c": 2, "z": 0}
-	recs, err := decodeRecord(encodeRecord(in))
+	recs, _, err := decodeRecord(encodeRecord(in, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,8 +97,8 @@ func TestRecordRoundTrip(t *testing.T) {
 			t.Errorf("record %q qos %d, want %d", r.filter, r.qos, in[r.filter])
 		}
 	}
-	for _, bad := range [][]byte{nil, {2}, {1, 1}, {1, 1, 1, 'a', 3}, append(encodeRecord(in), 0)} {
-		if _, err := decodeRecord(bad); err == nil {
+	for _, bad := range [][]byte{nil, {2}, {1, 1}, {1, 1, 1, 'a', 3}, append(encodeRecord(in, nil), 0)} {
+		if _, _, err := decodeRecord(bad); err == nil {
 			t.Errorf("decodeRecord(%x) accepted", bad)
 		}
 	}

@@ -72,11 +72,11 @@ func (c *conn) writeItem(w *bufio.Writer, it outItem, written *[]*broker.Deliver
 		return false, it.pkt.Write(w)
 	case it.pub != nil:
 		if it.pub.Qos > 0 {
-			id, ok := c.flights.alloc(&outFlight{qos: it.pub.Qos})
-			if !ok {
+			// alloc numbers the packet: it is kept for a re-send after
+			// a reconnect.
+			if _, _, ok := c.flights.alloc(&outFlight{owner: c, qos: it.pub.Qos, pub: it.pub}); !ok {
 				return true, nil
 			}
-			it.pub.MessageID = id
 		}
 		return false, it.pub.Write(w)
 	}
@@ -95,11 +95,11 @@ func (c *conn) writeItem(w *bufio.Writer, it outItem, written *[]*broker.Deliver
 	pub.TopicName, pub.Payload = topic, m.Body
 	pub.Qos = outboundQoS(m, it.sub.qos)
 	if pub.Qos > 0 {
-		id, ok := c.flights.alloc(&outFlight{c: d.Consumer, msgID: m.ID, qos: pub.Qos})
+		id, dup, ok := c.flights.alloc(&outFlight{owner: c, c: d.Consumer, msgID: m.ID, filter: it.sub.filter, qos: pub.Qos})
 		if !ok {
 			return true, nil
 		}
-		pub.MessageID, pub.Dup = id, d.Redelivered
+		pub.MessageID, pub.Dup = id, d.Redelivered || dup
 	}
 	if err := pub.Write(w); err != nil {
 		return false, err
