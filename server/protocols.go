@@ -17,14 +17,14 @@ func (s *Server) openExtraProtocol(scheme string, tc Connector, q url.Values) (p
 		if err != nil {
 			return nil, fmt.Errorf("connector %s: %w", tc.Name, err)
 		}
-		o.Authenticate, o.Logger = s.authenticator(), log
+		o.Authenticate, o.Logger, o.Access = s.authenticator(), log, s.access
 		return amqp.New(s.b, o), nil
 	case "mqtt":
 		o, err := mqtt.ParseOptions(q)
 		if err != nil {
 			return nil, fmt.Errorf("connector %s: %w", tc.Name, err)
 		}
-		o.Authenticate, o.Logger = s.authenticator(), log
+		o.Authenticate, o.Logger, o.Access = s.authenticator(), log, s.access
 		return mqtt.New(s.b, o), nil
 	}
 	return nil, fmt.Errorf("connector %s: %s is not available in this build", tc.Name, scheme)
