@@ -50,7 +50,7 @@ func run(args []string, stderr io.Writer) int {
 		configPath = fs.String("config", "", "YAML config file (names follow activemq.xml)")
 		name       = fs.String("broker-name", "", "broker name (default localhost)")
 		dataDir    = fs.String("data-directory", "", "data directory; brokers sharing it form a master/slave group (default ./data)")
-		admin      = fs.String("admin", "", "admin HTTP address for /healthz and the JSON API (default 0.0.0.0:8161; 'off' disables)")
+		admin      = fs.String("admin", "", "admin HTTP address for /healthz and the JSON API (default 127.0.0.1:8161; 'off' disables)")
 		memLimit   = fs.String("memory-limit", "", "message bytes held in memory before producers wait (default 64MiB)")
 		keepAlive  = fs.String("lock-keepalive", "", "how often the master re-checks its lock (default 1s)")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")

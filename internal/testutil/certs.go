@@ -21,12 +21,12 @@ import (
 // (usable as a client certificate too, as network bridges present it) and
 // a client certificate, all signed by the CA, as PEM files in Dir.
 type Certs struct {
-	Dir                          string
-	CAFile                       string
-	CertFile, KeyFile            string // the broker's
+	Dir                           string
+	CAFile                        string
+	CertFile, KeyFile             string // the broker's
 	ClientCertFile, ClientKeyFile string
-	Roots                        *x509.CertPool // trusts the CA
-	Client                       tls.Certificate
+	Roots                         *x509.CertPool // trusts the CA
+	Client                        tls.Certificate
 }
 
 // NewCerts generates a fresh PKI in a test directory.
