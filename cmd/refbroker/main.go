@@ -54,6 +54,7 @@ func run(args []string, stderr io.Writer) int {
 		memLimit   = fs.String("memory-limit", "", "message bytes held in memory before producers wait (default 64MiB)")
 		keepAlive  = fs.String("lock-keepalive", "", "how often the master re-checks its lock (default 1s)")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
+		hashPw     = fs.Bool("hash-password", false, "read a password on stdin, print its bcrypt hash (for users: passwordHash:) and exit")
 		connectors multiFlag
 		networks   multiFlag
 		users      multiFlag
@@ -67,6 +68,13 @@ func run(args []string, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "refbroker: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
+	}
+	if *hashPw {
+		if err := hashPassword(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintf(stderr, "refbroker: %v\n", err)
+			return exitUsage
+		}
+		return exitOK
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
