@@ -67,7 +67,7 @@ type Authorizer struct {
 	entries []compiled
 	groups  map[string][]string // user -> groups
 
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	cache map[decisionKey]bool
 }
 
@@ -102,9 +102,9 @@ func NewAuthorizer(entries []Entry, users []User) *Authorizer {
 // Allowed implements broker.Policy.
 func (z *Authorizer) Allowed(user string, a broker.Action, d broker.Destination) bool {
 	k := decisionKey{user, a, d}
-	z.mu.Lock()
+	z.mu.RLock()
 	ok, hit := z.cache[k]
-	z.mu.Unlock()
+	z.mu.RUnlock()
 	if hit {
 		return ok
 	}

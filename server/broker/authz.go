@@ -80,7 +80,7 @@ type AccessControl struct {
 	b      *Broker
 	policy Policy
 
-	mu     sync.Mutex
+	mu     sync.RWMutex
 	topics map[string]struct{}
 }
 
@@ -90,22 +90,35 @@ func NewAccessControl(b *Broker, p Policy) *AccessControl {
 }
 
 // check refuses user's a on d, with admin too when d does not exist yet.
+// A user with admin on d needs no look-up of whether it exists.
 func (ac *AccessControl) check(user string, a Action, d Destination) error {
 	if !ac.policy.Allowed(user, a, d) {
 		return &UnauthorizedError{User: user, Action: a, Dest: d}
 	}
-	if ac.exists(d) {
+	if ac.policy.Allowed(user, ActionAdmin, d) {
+		ac.created(d)
 		return nil
 	}
-	if !ac.policy.Allowed(user, ActionAdmin, d) {
+	if !ac.exists(d) {
 		return &UnauthorizedError{User: user, Action: ActionAdmin, Dest: d}
 	}
-	if d.Kind == Topic {
+	return nil
+}
+
+// created records that d exists from now on (topics only: queues are the
+// broker's own record).
+func (ac *AccessControl) created(d Destination) {
+	if d.Kind != Topic || d.IsWildcard() {
+		return
+	}
+	ac.mu.RLock()
+	_, ok := ac.topics[d.Name]
+	ac.mu.RUnlock()
+	if !ok {
 		ac.mu.Lock()
 		ac.topics[d.Name] = struct{}{}
 		ac.mu.Unlock()
 	}
-	return nil
 }
 
 func (ac *AccessControl) exists(d Destination) bool {
@@ -118,25 +131,27 @@ func (ac *AccessControl) exists(d Destination) bool {
 	if strings.HasPrefix(d.Name, AdvisoryPrefix) {
 		return true
 	}
-	ac.mu.Lock()
+	ac.mu.RLock()
 	_, ok := ac.topics[d.Name]
-	ac.mu.Unlock()
+	ac.mu.RUnlock()
 	if ok {
 		return true
 	}
-	// Topics with durable subscriptions survive restarts; so does their
-	// creation.
+	// A topic subscribed to exactly, or with a durable subscription (which
+	// survives restarts), exists too; remembered so the search runs once.
 	ac.b.mu.RLock()
-	defer ac.b.mu.RUnlock()
-	if len(ac.b.topicExact[d.Name]) > 0 {
-		return true
-	}
+	found := len(ac.b.topicExact[d.Name]) > 0
 	for _, s := range ac.b.durables {
-		if s.pattern == d {
-			return true
+		if found {
+			break
 		}
+		found = s.pattern == d
 	}
-	return false
+	ac.b.mu.RUnlock()
+	if found {
+		ac.created(d)
+	}
+	return found
 }
 
 // Check reports whether the session's user may perform a on d (nil when the
