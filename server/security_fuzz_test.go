@@ -49,7 +49,7 @@ func fuzzGroups() map[string][]string {
 func fuzzConfig(t *testing.T) Config {
 	cfg := Config{
 		BrokerName: "fuzz", DataDirectory: t.TempDir(),
-		TransportConnectors: []Connector{{Name: "stomp", URI: "stomp://127.0.0.1:0"}},
+		TransportConnectors: []Connector{{Name: "stomp", URI: "stomp://127.0.0.1:0"}, {Name: "mqtt", URI: "mqtt://127.0.0.1:0"}},
 		AuthorizationEntries: []AuthorizationEntry{
 			{Queue: "orders.>", Read: auth.Groups{"consumers"}, Write: auth.Groups{"producers", "admins"}, Admin: auth.Groups{"admins"}},
 			{Topic: "orders.>", Read: auth.Groups{"consumers"}, Write: auth.Groups{"producers", "admins"}, Admin: auth.Groups{"admins"}},
@@ -176,7 +176,11 @@ func TestSecurityFuzz(t *testing.T) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), 14))
 			for log.sent.Load() < frames {
-				fuzzConnection(t, addr, rng, log, &next)
+				if rng.IntN(8) == 0 { // an MQTT connection now and then
+					fuzzMQTTConnection(t, s.Addr("mqtt"), rng, log, &next)
+				} else {
+					fuzzConnection(t, addr, rng, log, &next)
+				}
 			}
 		}()
 	}
@@ -194,8 +198,8 @@ func TestSecurityFuzz(t *testing.T) {
 	defer sess.Close()
 	stored := 0
 	for _, qs := range b.Stats() {
-		if qs.Subscription != "" {
-			continue
+		if qs.Subscription != "" || strings.HasPrefix(qs.Destination, "queue://ActiveMQ.MQTT.") {
+			continue // the MQTT connector's tables: retained messages are checked below
 		}
 		testutil.Eventually(t, 10*time.Second, func() bool {
 			for _, x := range b.Stats() {
@@ -229,6 +233,10 @@ func TestSecurityFuzz(t *testing.T) {
 		}
 		c.Close()
 	}
+	// Retained messages are stored too: an auditor (who may read
+	// everything) subscribes to every topic and checks what it gets.
+	retained := fuzzRetained(t, s.Addr("mqtt"), log)
+	t.Logf("%d retained messages", retained)
 	t.Logf("%d frames in %v over 12 connections at a time: %d deliveries, %d operations refused, %d logins refused, %d messages stored",
 		log.sent.Load(), elapsed.Round(time.Millisecond), log.delivered, log.refused, log.loginRefused, stored)
 	for _, v := range log.violations {

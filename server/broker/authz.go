@@ -18,6 +18,7 @@ import (
 //     from, a destination its user was not granted: Send checks before the
 //     message is routed (a transacted send at Send time, not at commit),
 //     Subscribe before the consumer exists.
+//   - A wildcard subscription creates nothing, so it needs read only.
 //   - Consumer advisory topics (ActiveMQ.Advisory.>) count as existing:
 //     the broker creates them (ActiveMQ 6.2.7+), so subscribing to them
 //     needs read only.
@@ -94,6 +95,9 @@ func NewAccessControl(b *Broker, p Policy) *AccessControl {
 func (ac *AccessControl) check(user string, a Action, d Destination) error {
 	if !ac.policy.Allowed(user, a, d) {
 		return &UnauthorizedError{User: user, Action: a, Dest: d}
+	}
+	if d.IsWildcard() {
+		return nil // a wildcard subscription creates nothing
 	}
 	if ac.policy.Allowed(user, ActionAdmin, d) {
 		ac.created(d)

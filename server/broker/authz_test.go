@@ -87,6 +87,15 @@ func TestAccessControl(t *testing.T) {
 	if _, err := reader.Subscribe(ConsumerOptions{Dest: Destination{Topic, AdvisoryTopic(q)}}, deliver); err != nil {
 		t.Fatalf("advisory subscription: %v", err)
 	}
+	// a wildcard subscription needs read on the pattern, never admin
+	ac.policy = tablePolicy{"reader read from topic://prices.>": true}
+	if _, err := reader.Subscribe(ConsumerOptions{Dest: Destination{Topic, "prices.>"}}, deliver); err != nil {
+		t.Fatalf("wildcard subscription: %v", err)
+	}
+	ac.policy = tablePolicy{
+		"writer write to queue://orders": true, "writer write to topic://prices": true,
+		"admin write to *": true, "admin create *": true,
+	}
 	// a transacted send is refused when sent; the commit stores nothing
 	if err := writer.Begin("t"); err != nil {
 		t.Fatal(err)
