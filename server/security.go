@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/tethermq/tether/server/auth"
 	"github.com/tethermq/tether/server/broker"
@@ -135,6 +136,16 @@ func (sc *SSLContext) tlsConfigs() (server, client *tls.Config, err error) {
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sslContext.keyFile %s (with certFile %s): %w", sc.KeyFile, sc.CertFile, err)
+	}
+	// Refuse what no client would accept: starting would only move the
+	// error to every connection.
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("sslContext.certFile %s: %w", sc.CertFile, err)
+	}
+	if now := time.Now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
+		return nil, nil, fmt.Errorf("sslContext.certFile %s: certificate valid only from %s to %s",
+			sc.CertFile, leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339))
 	}
 	server = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	client = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}

@@ -151,6 +151,7 @@ func TestTLSStartupErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := testutil.NewCerts(t)
+	expired := testutil.NewExpiredCerts(t)
 	for name, c := range map[string]struct {
 		sc   SSLContext
 		want string
@@ -163,6 +164,7 @@ func TestTLSStartupErrors(t *testing.T) {
 		"missing CA":    {SSLContext{CertFile: certs.CertFile, KeyFile: certs.KeyFile, CAFile: certs.Dir + "/noca.pem"}, "sslContext.caFile: open"},
 		"key as cert":   {SSLContext{CertFile: certs.KeyFile, KeyFile: certs.KeyFile}, "sslContext.certFile " + certs.KeyFile},
 		"cert as a key": {SSLContext{CertFile: certs.CertFile, KeyFile: certs.CertFile}, "sslContext.keyFile " + certs.CertFile},
+		"expired cert":  {SSLContext{CertFile: expired.CertFile, KeyFile: expired.KeyFile}, "sslContext.certFile " + expired.CertFile + ": certificate valid only from"},
 	} {
 		cfg := Config{BrokerName: "x", DataDirectory: t.TempDir(), SSLContext: &c.sc,
 			TransportConnectors: []Connector{{Name: "s", URI: "stomp+ssl://127.0.0.1:0"}}}

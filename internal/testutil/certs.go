@@ -32,12 +32,24 @@ type Certs struct {
 // NewCerts generates a fresh PKI in a test directory.
 func NewCerts(t testing.TB) *Certs {
 	t.Helper()
+	return newCerts(t, time.Now().Add(24*time.Hour))
+}
+
+// NewExpiredCerts is NewCerts with a broker certificate that expired an
+// hour ago.
+func NewExpiredCerts(t testing.TB) *Certs {
+	t.Helper()
+	return newCerts(t, time.Now().Add(-time.Hour))
+}
+
+func newCerts(t testing.TB, serverNotAfter time.Time) *Certs {
+	t.Helper()
 	dir := t.TempDir()
 	c := &Certs{Dir: dir, Roots: x509.NewCertPool()}
 	caKey := newKey(t)
 	caTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "tether test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
@@ -51,11 +63,11 @@ func NewCerts(t testing.TB) *Certs {
 	c.Roots.AddCert(caCert)
 	c.CAFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
 
-	issue := func(serial int64, name string, usage []x509.ExtKeyUsage) (certDER []byte, key *ecdsa.PrivateKey) {
+	issue := func(serial int64, name string, usage []x509.ExtKeyUsage, notAfter time.Time) (certDER []byte, key *ecdsa.PrivateKey) {
 		key = newKey(t)
 		tmpl := &x509.Certificate{
 			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+			NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: notAfter,
 			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: usage,
 			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
 		}
@@ -65,10 +77,10 @@ func NewCerts(t testing.TB) *Certs {
 		}
 		return der, key
 	}
-	srvDER, srvKey := issue(2, "tether test broker", []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth})
+	srvDER, srvKey := issue(2, "tether test broker", []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, serverNotAfter)
 	c.CertFile = writePEM(t, dir, "server.pem", "CERTIFICATE", srvDER)
 	c.KeyFile = writeKey(t, dir, "server-key.pem", srvKey)
-	cliDER, cliKey := issue(3, "tether test client", []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth})
+	cliDER, cliKey := issue(3, "tether test client", []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, time.Now().Add(24*time.Hour))
 	c.ClientCertFile = writePEM(t, dir, "client.pem", "CERTIFICATE", cliDER)
 	c.ClientKeyFile = writeKey(t, dir, "client-key.pem", cliKey)
 	c.Client = tls.Certificate{Certificate: [][]byte{cliDER}, PrivateKey: cliKey}
