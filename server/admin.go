@@ -11,7 +11,8 @@ import (
 
 // startAdmin opens the admin HTTP port. It serves on both roles, so that a
 // load balancer or an operator can ask any broker of a master/slave group
-// which one is master:
+// which one is master. All but /healthz need an admins user when users are
+// configured, and mutations refuse cross-origin requests (admin_auth.go):
 //
 //	GET  /healthz                 "master" (200) or "slave"/"starting"/"stopped" (503)
 //	GET  /api/destinations        JSON counters for every queue and subscription
@@ -60,7 +61,7 @@ func (s *Server) startAdmin() error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	s.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+	s.admin = &http.Server{Handler: s.guardAdmin(mux), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
 	s.adminL = ln
 	s.addrs["admin"] = ln.Addr().String()
 	go func() {

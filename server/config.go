@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tethermq/tether/server/auth"
 	"github.com/tethermq/tether/server/network"
 	"gopkg.in/yaml.v3"
 )
@@ -25,7 +26,15 @@ type Config struct {
 	// <networkConnectors>); each entry takes ActiveMQ's attribute names
 	// and defaults (network.Options).
 	NetworkConnectors []network.Options `yaml:"networkConnectors"`
-	Users             []User            `yaml:"users"`
+	// Users may connect; none configured means anonymous access (as
+	// ActiveMQ's simpleAuthenticationPlugin absent). See security.go.
+	Users []User `yaml:"users"`
+	// AuthorizationEntries grant read/write/admin per destination pattern
+	// to groups (ActiveMQ's authorizationEntries); none means no checks.
+	AuthorizationEntries []AuthorizationEntry `yaml:"authorizationEntries"`
+	// SSLContext is the certificate of every TLS connector (ssl://,
+	// stomp+ssl://, amqp+ssl://, mqtt+ssl://) and of network bridges.
+	SSLContext *SSLContext `yaml:"sslContext"`
 	// MemoryLimit bounds message bytes held in memory: non-persistent
 	// messages (their producers wait at the limit) and the window of
 	// persistent messages kept in memory (70% of it); persistent backlogs
@@ -54,6 +63,9 @@ type Config struct {
 	// AdminAddress serves /healthz (and the admin API) on both roles;
 	// empty disables it.
 	AdminAddress string `yaml:"adminAddress"`
+
+	// authFailureDelay overrides auth.DefaultFailureDelay (tests).
+	authFailureDelay time.Duration
 }
 
 // Connector is one transport connector: a name and a URI such as
@@ -66,16 +78,19 @@ type Connector struct {
 	DiscoveryURI string `yaml:"discoveryUri"`
 }
 
-// User is a username/password pair for connector authentication.
+// User is an account for connector authentication: a clear password or a
+// bcrypt hash, and the groups authorizationEntries grant to.
 type User struct {
-	Username string `yaml:"username"`
-	Password string `yaml:"password"`
+	Username     string      `yaml:"username"`
+	Password     string      `yaml:"password"`
+	PasswordHash string      `yaml:"passwordHash"`
+	Groups       auth.Groups `yaml:"groups"`
 }
 
 // Default returns the embedded default: broker "localhost", data in
 // ./data, STOMP on 61613 and 61616, AMQP on 5672, MQTT on 1883, STOMP (and
-// MQTT) over WebSocket on 61614, the admin HTTP port on 8161, anonymous
-// access.
+// MQTT) over WebSocket on 61614, the admin HTTP port on 127.0.0.1:8161,
+// anonymous access.
 func Default() Config {
 	return Config{
 		BrokerName:    "localhost",
@@ -87,7 +102,8 @@ func Default() Config {
 			{Name: "mqtt", URI: "mqtt://0.0.0.0:1883"},
 			{Name: "ws", URI: "ws://0.0.0.0:61614"},
 		},
-		AdminAddress: "0.0.0.0:8161",
+		// The admin port is a remote-control API: loopback unless asked.
+		AdminAddress: "127.0.0.1:8161",
 	}
 }
 
@@ -147,8 +163,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.uri: %w", field, err)
 		}
 		if tc.DiscoveryURI != "" {
-			if scheme != "tcp" && scheme != "stomp" {
-				return fmt.Errorf("%s.discoveryUri: only tcp:// and stomp:// connectors can be announced (bridges speak STOMP)", field)
+			if scheme != "tcp" && scheme != "stomp" && scheme != "ssl" && scheme != "stomp+ssl" {
+				return fmt.Errorf("%s.discoveryUri: only STOMP connectors (tcp, stomp, ssl, stomp+ssl) can be announced (bridges speak STOMP)", field)
 			}
 			if err := network.CheckDiscoveryURI(tc.DiscoveryURI); err != nil {
 				return fmt.Errorf("%s.discoveryUri: %w", field, err)
@@ -166,10 +182,8 @@ func (c *Config) Validate() error {
 		}
 		ncNames[nc.Name] = true
 	}
-	for i, u := range c.Users {
-		if u.Username == "" {
-			return fmt.Errorf("config: users[%d].username: must not be empty", i)
-		}
+	if err := c.validateSecurity(); err != nil {
+		return err
 	}
 	if c.MemoryLimit < 0 {
 		return errors.New("config: memoryLimit: must not be negative")
@@ -199,10 +213,10 @@ func parseConnectorURI(raw string) (scheme, addr string, q url.Values, err error
 		return "", "", nil, fmt.Errorf("bad URI %q: %w", raw, err)
 	}
 	switch u.Scheme {
-	case "stomp", "tcp", "amqp", "mqtt":
+	case "stomp", "tcp", "amqp", "mqtt", "ssl", "stomp+ssl", "amqp+ssl", "mqtt+ssl":
 	default:
 		if _, ws := webSocketSchemes[u.Scheme]; !ws {
-			return "", "", nil, fmt.Errorf("URI %q: unsupported scheme %q (want stomp, tcp, amqp, mqtt, ws, wss, stomp+ws, stomp+wss, mqtt+ws or mqtt+wss)", raw, u.Scheme)
+			return "", "", nil, fmt.Errorf("URI %q: unsupported scheme %q (want stomp, tcp, amqp, mqtt, their TLS forms ssl, stomp+ssl, amqp+ssl, mqtt+ssl, or ws, wss, stomp+ws, stomp+wss, mqtt+ws, mqtt+wss)", raw, u.Scheme)
 		}
 	}
 	if u.Host == "" || u.Port() == "" {

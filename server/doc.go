@@ -20,6 +20,7 @@ Shape your connector like this (the lead's STOMP connector has the same shape; t
 
 	type Options struct {
 	    Authenticate func(user, pass string) error // nil = anonymous allowed; returns an error for bad credentials
+	    Access *broker.AccessControl              // nil = no authorization; put it in every SessionOptions, map broker.ErrUnauthorized to the protocol's refusal of that one operation
 	    MaxConnections int      // 0 = unlimited (URI option maximumConnections)
 	    MaxFrameSize   int      // URI option wireFormat.maxFrameSize; protocol default otherwise
 	    Logger *slog.Logger

@@ -17,20 +17,20 @@ func (s *Server) openExtraProtocol(scheme string, tc Connector, q url.Values) (p
 		if err != nil {
 			return nil, fmt.Errorf("connector %s: %w", tc.Name, err)
 		}
-		o.Authenticate, o.Logger = s.authenticator(), log
+		o.Authenticate, o.Logger, o.Access = s.authenticator(), log, s.access
 		return amqp.New(s.b, o), nil
 	case "mqtt":
 		o, err := mqtt.ParseOptions(q)
 		if err != nil {
 			return nil, fmt.Errorf("connector %s: %w", tc.Name, err)
 		}
-		o.Authenticate, o.Logger = s.authenticator(), log
+		o.Authenticate, o.Logger, o.Access = s.authenticator(), log, s.access
 		return mqtt.New(s.b, o), nil
 	}
 	if _, ws := webSocketSchemes[scheme]; ws {
-		// nil TLS settings until the broker has an sslContext: wss://
-		// then refuses to start.
-		c, err := newWebSocketConnector(s.b, scheme, q, s.authenticator(), nil, log)
+		// wss:// serves with the broker's sslContext (and fails to start
+		// without one, naming it).
+		c, err := newWebSocketConnector(s.b, scheme, q, s.authenticator(), s.access, s.tlsServer, log)
 		if err != nil {
 			return nil, fmt.Errorf("connector %s: %w", tc.Name, err)
 		}

@@ -2,7 +2,7 @@ package server
 
 import (
 	"context"
-	"errors"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tethermq/tether/server/auth"
 	"github.com/tethermq/tether/server/broker"
 	"github.com/tethermq/tether/server/lock"
 	"github.com/tethermq/tether/server/network"
@@ -52,6 +53,11 @@ type Server struct {
 	admin      *http.Server
 	adminL     net.Listener
 
+	authn     *auth.Authenticator   // nil: anonymous access
+	access    *broker.AccessControl // nil: no authorizationEntries
+	tlsServer *tls.Config           // TLS listeners (nil without sslContext)
+	tlsClient *tls.Config           // network bridges dialing ssl://
+
 	networks   []*network.Connector // network connectors (master only)
 	announcers []*network.Announcer // multicast announcements of transport connectors
 
@@ -76,6 +82,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, role: RoleStarting, addrs: map[string]string{}, fenced: make(chan struct{})}
+	if err := s.setUpSecurity(); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDirectory, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
@@ -131,6 +140,7 @@ func (s *Server) becomeMaster() error {
 		"replayedRecords", js.RecordsReplayed, "indexRebuilt", js.Rebuilt, "storeUsageLimit", limit)
 	s.mu.Lock()
 	s.st, s.b, s.storeLimit = st, b, limit
+	s.access = s.accessControl(b)
 	s.mu.Unlock()
 
 	for _, tc := range cfg.TransportConnectors {
@@ -158,18 +168,20 @@ func (s *Server) openConnector(tc Connector) error {
 	if err != nil {
 		return fmt.Errorf("connector %s: %w", tc.Name, err)
 	}
+	proto, secure := plainScheme(scheme)
 	var p protocolServer
-	switch scheme {
+	switch proto {
 	case "stomp", "tcp":
 		o, err := stomp.ParseOptions(q)
 		if err != nil {
 			return fmt.Errorf("connector %s: %w", tc.Name, err)
 		}
 		o.Authenticate, o.Logger = s.authenticator(), s.log.With("connector", tc.Name)
+		o.Access = s.access
 		p = stomp.New(s.b, o)
 	default:
 		var err error
-		if p, err = s.openExtraProtocol(scheme, tc, q); err != nil {
+		if p, err = s.openExtraProtocol(proto, tc, q); err != nil {
 			return err
 		}
 	}
@@ -177,6 +189,9 @@ func (s *Server) openConnector(tc Connector) error {
 	if err != nil {
 		p.Close()
 		return fmt.Errorf("connector %s: listen %s: %w", tc.Name, addr, err)
+	}
+	if secure {
+		ln = newTLSListener(ln, s.tlsServer, s.log.With("connector", tc.Name))
 	}
 	s.mu.Lock()
 	s.protos = append(s.protos, p)
@@ -193,22 +208,6 @@ func (s *Server) openConnector(tc Connector) error {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	s.log.Info("Listening for connections at: "+scheme+"://"+net.JoinHostPort(host, port), "connector", tc.Name)
 	return nil
-}
-
-func (s *Server) authenticator() func(user, pass string) error {
-	if len(s.cfg.Users) == 0 {
-		return nil
-	}
-	users := map[string]string{}
-	for _, u := range s.cfg.Users {
-		users[u.Username] = u.Password
-	}
-	return func(user, pass string) error {
-		if want, ok := users[user]; ok && want == pass {
-			return nil
-		}
-		return errors.New("bad credentials")
-	}
 }
 
 // onLockLost is fencing: another broker may now own the store, so stop
@@ -261,6 +260,9 @@ func (s *Server) Close() error {
 		}
 		s.setRole(RoleStopped)
 		s.closeAdmin()
+		if s.authn != nil {
+			s.authn.Close()
+		}
 		s.log.Info("refbroker " + s.cfg.BrokerName + " stopped")
 	})
 	return nil
@@ -310,7 +312,7 @@ func (s *Server) startNetwork() error {
 	if memLimit == 0 {
 		memLimit = 64 << 20 // broker.New's default
 	}
-	env := network.Env{Broker: s.b, Name: cfg.BrokerName, Identity: id, MemoryLimit: memLimit, Logger: s.log}
+	env := network.Env{Broker: s.b, Name: cfg.BrokerName, Identity: id, MemoryLimit: memLimit, Logger: s.log, TLS: s.tlsClient}
 	for _, nc := range cfg.NetworkConnectors {
 		c, err := network.Start(nc, env)
 		if err != nil {

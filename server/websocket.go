@@ -54,7 +54,7 @@ type webSocketConnector struct {
 // newWebSocketConnector builds the connector for scheme with the URI's
 // options, each of which must be known to at least one of the protocols
 // served. tlsCfg is required for the wss forms.
-func newWebSocketConnector(b *broker.Broker, scheme string, q url.Values, auth func(user, pass string) error, tlsCfg *tls.Config, log *slog.Logger) (*webSocketConnector, error) {
+func newWebSocketConnector(b *broker.Broker, scheme string, q url.Values, auth func(user, pass string) error, access *broker.AccessControl, tlsCfg *tls.Config, log *slog.Logger) (*webSocketConnector, error) {
 	kind := webSocketSchemes[scheme]
 	if kind.tls && tlsCfg == nil {
 		return nil, errWSSNeedsTLS
@@ -73,7 +73,7 @@ func newWebSocketConnector(b *broker.Broker, scheme string, q url.Values, auth f
 		if err != nil {
 			return nil, err
 		}
-		o.Authenticate, o.Logger = auth, log
+		o.Authenticate, o.Logger, o.Access = auth, log, access
 		c.stomp = stomp.New(b, o)
 		p := stompWS
 		p.Default = true
@@ -84,7 +84,7 @@ func newWebSocketConnector(b *broker.Broker, scheme string, q url.Values, auth f
 		if err != nil {
 			return nil, err
 		}
-		o.Authenticate, o.Logger = auth, log
+		o.Authenticate, o.Logger, o.Access = auth, log, access
 		c.mqtt = mqtt.New(b, o)
 		p := mqttWS
 		p.Default = !kind.stomp

@@ -296,7 +296,7 @@ func TestWSSConnector(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	c, err := newWebSocketConnector(b, "wss", nil, nil, tlsCfg, quiet())
+	c, err := newWebSocketConnector(b, "wss", nil, nil, nil, tlsCfg, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}

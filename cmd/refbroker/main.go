@@ -50,10 +50,11 @@ func run(args []string, stderr io.Writer) int {
 		configPath = fs.String("config", "", "YAML config file (names follow activemq.xml)")
 		name       = fs.String("broker-name", "", "broker name (default localhost)")
 		dataDir    = fs.String("data-directory", "", "data directory; brokers sharing it form a master/slave group (default ./data)")
-		admin      = fs.String("admin", "", "admin HTTP address for /healthz and the JSON API (default 0.0.0.0:8161; 'off' disables)")
+		admin      = fs.String("admin", "", "admin HTTP address for /healthz and the JSON API (default 127.0.0.1:8161; 'off' disables)")
 		memLimit   = fs.String("memory-limit", "", "message bytes held in memory before producers wait (default 64MiB)")
 		keepAlive  = fs.String("lock-keepalive", "", "how often the master re-checks its lock (default 1s)")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
+		hashPw     = fs.Bool("hash-password", false, "read a password on stdin, print its bcrypt hash (for users: passwordHash:) and exit")
 		connectors multiFlag
 		networks   multiFlag
 		users      multiFlag
@@ -67,6 +68,13 @@ func run(args []string, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "refbroker: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
+	}
+	if *hashPw {
+		if err := hashPassword(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintf(stderr, "refbroker: %v\n", err)
+			return exitUsage
+		}
+		return exitOK
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

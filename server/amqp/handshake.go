@@ -68,6 +68,7 @@ func (c *conn) handshake() error {
 		ClientID: c.containerID,
 		User:     c.user,
 		OnStolen: func() { c.inbox.push(event{stolen: true}) },
+		Access:   c.srv.opts.Access,
 	})
 	if err != nil {
 		c.sendClose(errConn(wire.CondInternalError, "%v", err))

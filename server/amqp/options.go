@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tethermq/tether/server/amqp/internal/wire"
+	"github.com/tethermq/tether/server/broker"
 )
 
 // Options configure the AMQP connector. Zero values take the defaults
@@ -17,6 +18,9 @@ type Options struct {
 	// connection: ANONYMOUS is offered and PLAIN accepts any credentials
 	// (the user name is still recorded).
 	Authenticate func(user, pass string) error
+	// Access, when set, authorizes links and transfers: a refused attach is
+	// detached, a refused transfer rejected, with amqp:unauthorized-access.
+	Access *broker.AccessControl
 	// AllowAnonymous also offers SASL ANONYMOUS when Authenticate is set
 	// (ActiveMQ's anonymousAccessAllowed).
 	AllowAnonymous bool

@@ -76,6 +76,10 @@ func (s *session) attachReceiver(p *wire.Attach) error {
 			s.refuse(reply, wire.CondInvalidField, err.Error())
 			return nil
 		}
+		if err := s.c.bs.Check(broker.ActionWrite, d); err != nil {
+			s.refuse(reply, wire.CondUnauthorizedAccess, err.Error())
+			return nil
+		}
 		l.dest = d
 	}
 	s.receivers[p.Handle] = l
@@ -228,6 +232,8 @@ func (l *receiverLink) onSent(r *sendReq, err error) {
 // sendErrorCondition maps a broker send failure to an AMQP condition.
 func sendErrorCondition(err error) wire.Symbol {
 	switch {
+	case errors.Is(err, broker.ErrUnauthorized):
+		return wire.CondUnauthorizedAccess
 	case errors.Is(err, broker.ErrSessionClosed):
 		return wire.CondIllegalState
 	case isContextErr(err):

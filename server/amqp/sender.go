@@ -2,6 +2,7 @@ package amqp
 
 import (
 	"encoding/binary"
+	"errors"
 	"time"
 
 	"github.com/tethermq/tether/server/amqp/internal/wire"
@@ -85,6 +86,10 @@ func (s *session) attachSender(p *wire.Attach) error {
 		s.refuse(reply, wire.CondInvalidField, err.Error())
 		return nil
 	}
+	if err := s.c.bs.Check(broker.ActionRead, d); err != nil {
+		s.refuse(reply, wire.CondUnauthorizedAccess, err.Error())
+		return nil
+	}
 	src := *p.Source
 	reply.Source = &src
 	l := &senderLink{
@@ -149,7 +154,11 @@ func (l *senderLink) subscribe(prefetch int) error {
 	})
 	if err != nil {
 		l.subFailed = true
-		return errLink(l.s, l.handle, wire.CondInternalError, "subscribe %s: %v", l.opts.Dest, err)
+		cond := wire.CondInternalError
+		if errors.Is(err, broker.ErrUnauthorized) {
+			cond = wire.CondUnauthorizedAccess
+		}
+		return errLink(l.s, l.handle, cond, "subscribe %s: %v", l.opts.Dest, err)
 	}
 	l.consumer = c
 	return nil

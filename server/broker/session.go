@@ -28,6 +28,8 @@ type SessionOptions struct {
 	// OnStolen is called (once, from another goroutine) when a newer session
 	// claims the same client id; the connector should close its connection.
 	OnStolen func()
+	// Access, when set, checks every Send and Subscribe for User (authz.go).
+	Access *AccessControl
 }
 
 // Session is one client connection's view of the broker: its consumers,
@@ -70,6 +72,10 @@ func (s *Session) ClientID() string { return s.opts.ClientID }
 // once, possibly before Send returns.
 func (s *Session) Send(ctx context.Context, m *Message, tx string, done func(error)) {
 	if err := s.b.prepare(m, s); err != nil {
+		call(done, err)
+		return
+	}
+	if err := s.Check(ActionWrite, m.Dest); err != nil {
 		call(done, err)
 		return
 	}
@@ -232,6 +238,9 @@ func (s *Session) Subscribe(o ConsumerOptions, deliver func(*Delivery)) (*Consum
 	}
 	if o.Dest.Kind == Queue && o.Dest.IsWildcard() {
 		return nil, fmt.Errorf("subscribe %s: wildcard queues are not supported", o.Dest)
+	}
+	if err := s.Check(ActionRead, o.Dest); err != nil {
+		return nil, err
 	}
 	c := &Consumer{
 		id: s.b.nextConsumerID.Add(1), s: s, opts: o, priority: o.Priority,

@@ -33,14 +33,18 @@ func (c *conn) handshake() error {
 	}
 	if auth := c.srv.opts.Authenticate; auth != nil {
 		if err := auth(cp.Username, string(cp.Password)); err != nil {
-			c.refuse(packets.ErrRefusedBadUsernameOrPassword)
+			code := byte(packets.ErrRefusedBadUsernameOrPassword)
+			if !cp.UsernameFlag {
+				code = packets.ErrRefusedNotAuthorised // no credentials at all
+			}
+			c.refuse(code)
 			return fmt.Errorf("authentication of user %q failed: %w", cp.Username, err)
 		}
 	}
 	c.clientID, c.clean = cp.ClientIdentifier, cp.CleanSession
 	c.log = c.log.With("clientID", c.clientID)
 	sess, err := c.srv.b.NewSession(broker.SessionOptions{
-		ClientID: c.clientID, User: cp.Username,
+		ClientID: c.clientID, User: cp.Username, Access: c.srv.opts.Access,
 		// MQTT 3.1.1 section 3.1.4: a second connection with the same client
 		// id disconnects the first.
 		OnStolen: func() { c.shutdown(errTakenOver) },

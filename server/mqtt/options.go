@@ -6,14 +6,21 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/tethermq/tether/server/broker"
 )
 
 // Options configure the connector. The zero value is usable.
 type Options struct {
 	// Authenticate checks CONNECT's user name and password; nil allows
 	// anyone. A non-nil error refuses the connection with CONNACK 4 (bad
-	// user name or password), as ActiveMQ does.
+	// user name or password), or 5 (not authorized) when CONNECT carried no
+	// user name, as MQTT 3.1.1 defines them (ActiveMQ answers 5 to both).
 	Authenticate func(user, pass string) error
+	// Access, when set, authorizes subscriptions (SUBACK 0x80 when refused)
+	// and publishes (dropped and logged, yet acknowledged, as MQTT 3.1.1
+	// allows and ActiveMQ does).
+	Access *broker.AccessControl
 	// MaxConnections refuses connections beyond this many (0 = unlimited);
 	// URI option maximumConnections.
 	MaxConnections int

@@ -74,6 +74,9 @@ func (c *conn) route(ctx context.Context, topic string, payload []byte, qos byte
 		Dest: broker.Destination{Kind: broker.Topic, Name: toBroker(topic)},
 		Body: payload, Persistent: qos > 0, Priority: broker.DefaultPriority, Headers: hs,
 	}
+	if c.dropUnauthorized(m.Dest, done) {
+		return // before the retained table, which is written with the broker's rights
+	}
 	if !retain {
 		c.sess.Send(ctx, m, "", done)
 		return

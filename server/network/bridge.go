@@ -72,6 +72,9 @@ func runBridge(ctx context.Context, l *link) (upFor time.Duration, err error) {
 	for _, scheme := range clientstomp.Schemes {
 		opts = append(opts, client.WithDialer(scheme, b.tap))
 	}
+	if c.env.TLS != nil {
+		opts = append(opts, client.WithTLS(c.env.TLS))
+	}
 	if c.opts.UserName != "" {
 		opts = append(opts, client.WithCredentials(c.opts.UserName, c.opts.Password))
 	}

@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,10 @@ type Env struct {
 	// it the bridge forwards without staging through its outbox.
 	MemoryLimit int64
 	Logger      *slog.Logger
+	// TLS is what bridges dial ssl:// and stomp+ssl:// with: the roots
+	// they trust and the certificate they present (the broker's
+	// sslContext). Nil: the system's roots, no client certificate.
+	TLS *tls.Config
 }
 
 // Connector is one running network connector: it keeps one bridge per

@@ -173,6 +173,10 @@ func (c *conn) readLoop() error {
 			if errors.Is(err, errDisconnect) {
 				return err
 			}
+			if errors.Is(err, broker.ErrUnauthorized) {
+				c.refuseOp(err, f.Header.Get(frame.Receipt), f)
+				continue
+			}
 			c.sendError(err.Error(), f.Header.Get(frame.Receipt), f)
 			return err
 		}
@@ -222,7 +226,7 @@ func (c *conn) onConnect(f *frame.Frame) error {
 		c.readWait = time.Duration(float64(cx) * c.srv.opts.HeartBeatGrace)
 	}
 	sess, err := c.srv.b.NewSession(broker.SessionOptions{
-		ClientID: f.Header.Get("client-id"), User: user, OnStolen: c.shutdown,
+		ClientID: f.Header.Get("client-id"), User: user, OnStolen: c.shutdown, Access: c.srv.opts.Access,
 	})
 	if err != nil {
 		return fmt.Errorf("cannot open session: %w", err)

@@ -89,6 +89,10 @@ func (c *conn) receipt(f *frame.Frame, _ error) {
 // completed runs when the broker finished an asynchronous operation: a
 // receipt on success, an ERROR (closing the connection) on failure.
 func (c *conn) completed(receipt, what string, err error) {
+	if errors.Is(err, broker.ErrUnauthorized) {
+		c.refuseOp(err, receipt, nil)
+		return
+	}
 	if err != nil {
 		c.log.Warn("STOMP operation failed", "op", what, "err", err)
 		c.sendError(what+" failed: "+err.Error(), receipt, nil)

@@ -17,6 +17,9 @@ import (
 type Options struct {
 	// Authenticate checks CONNECT's login and passcode; nil allows anyone.
 	Authenticate func(user, pass string) error
+	// Access, when set, authorizes every SEND and SUBSCRIBE; a refusal is
+	// an ERROR naming the destination, and the connection stays open.
+	Access *broker.AccessControl
 	// MaxConnections refuses connections beyond this many (0 = unlimited);
 	// URI option maximumConnections.
 	MaxConnections int
