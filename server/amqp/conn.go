@@ -84,14 +84,16 @@ func (c *conn) run() {
 
 	ctx, cancel := context.WithCancel(c.srv.ctx)
 	c.prod = newProducer(c)
+	stopProducer := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); c.prod.run(ctx) }()
+	go func() { defer wg.Done(); c.prod.run(c.srv.ctx, stopProducer) }()
 	go func() { defer wg.Done(); c.readLoop(ctx) }()
 
 	err := c.guard(func() error { return c.loop(ctx) })
 	cancel()
 	c.nc.Close() // unblocks the reader
+	close(stopProducer)
 	wg.Wait()
 	c.bs.Close() // consumers close: in-flight messages are redelivered
 	if err != nil {

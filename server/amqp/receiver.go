@@ -1,6 +1,7 @@
 package amqp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -47,6 +48,10 @@ type sendReq struct {
 	id      uint32 // delivery id
 	settled bool   // pre-settled by the peer: no disposition
 	msg     *broker.Message
+	tx      string // the broker transaction the send belongs to, if any
+	// op, when set, runs instead of a send (a transaction's discharge),
+	// so that it is ordered after the sends before it.
+	op func(ctx context.Context, done func(error))
 }
 
 func (s *session) attachReceiver(p *wire.Attach) error {
