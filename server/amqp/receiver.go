@@ -196,7 +196,7 @@ func (l *receiverLink) deliver(d *incoming) {
 		l.reject(d, wire.CondDecodeError, err)
 		return
 	}
-	m, err := toBroker(wm, l.dest, l.anonymous, time.Now())
+	m, err := toBroker(wm, d.buf, l.dest, l.anonymous, time.Now())
 	if err != nil {
 		l.reject(d, wire.CondInvalidField, err)
 		return

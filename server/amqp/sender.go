@@ -270,7 +270,7 @@ func (s *session) startDelivery(l *senderLink, d *broker.Delivery) {
 	s.nextDeliveryID++
 	tag := binary.BigEndian.AppendUint64(nil, l.nextTag)
 	l.nextTag++
-	s.partial = &outTransfer{link: l, id: id, tag: tag, settled: l.presettled, payload: fromBroker(d, time.Now())}
+	s.partial = &outTransfer{link: l, id: id, tag: tag, settled: l.presettled, payload: fromBroker(d, time.Now(), s.c.log.Warn)}
 	if l.presettled {
 		// At-most-once: acknowledged once written (broker.AckAuto).
 		c, msgID := l.consumer, d.Message.ID
