@@ -343,3 +343,38 @@ func TestCrossProtocolTypedProperties(t *testing.T) {
 		}
 	})
 }
+
+// TestAMQPTemporaryReplyQueueFromSTOMP: an AMQP requester receives on a
+// dynamic (temporary) queue and names it in reply-to; a STOMP responder
+// answers to that reply-to.
+func TestAMQPTemporaryReplyQueueFromSTOMP(t *testing.T) {
+	_, addr := startAll(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	responder := newStomp(t, addr["stomp"], "/queue/requests")
+	req := newAMQP(t, addr["amqp"], "")
+	replies, err := req.sess.NewReceiver(ctx, "", &goamqp.ReceiverOptions{DynamicAddress: true, Credit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd, err := req.sess.NewSender(ctx, "queue://requests", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replyTo := replies.Address()
+	if err := snd.Send(ctx, &goamqp.Message{Properties: &goamqp.MessageProperties{ReplyTo: &replyTo}, Value: "ping"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := responder.recv(t)
+	if r.body != "ping" || r.headers["reply-to"] != replyTo {
+		t.Fatalf("request %q reply-to %q, want ping to %q", r.body, r.headers["reply-to"], replyTo)
+	}
+	responder.send(t, r.headers["reply-to"], "pong", nil, "", 0)
+	m, err := replies.Receive(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.GetData()) != "pong" {
+		t.Fatalf("reply %q", m.GetData())
+	}
+}

@@ -32,6 +32,7 @@ type receiverLink struct {
 	outstanding   int    // messages given to the broker, not yet confirmed
 	cur           *incoming
 	closed        bool
+	temp          bool // dest is a temporary queue made for this link (dynamic target)
 }
 
 // incoming is a delivery whose frames are still arriving.
@@ -49,9 +50,11 @@ type sendReq struct {
 	settled bool   // pre-settled by the peer: no disposition
 	msg     *broker.Message
 	tx      string // the broker transaction the send belongs to, if any
-	// op, when set, runs instead of a send (a transaction's discharge),
-	// so that it is ordered after the sends before it.
-	op func(ctx context.Context, done func(error))
+	// op, when set, runs instead of a send (a transaction's discharge, a
+	// temporary queue's deletion), so that it is ordered after the sends
+	// before it; opDone then runs on the loop with its result.
+	op     func(ctx context.Context, done func(error))
+	opDone func(error)
 }
 
 func (s *session) attachReceiver(p *wire.Attach) error {
@@ -71,8 +74,15 @@ func (s *session) attachReceiver(p *wire.Attach) error {
 		s.refuse(reply, wire.CondInvalidField, "attach without a target")
 		return nil
 	case p.Target.Dynamic:
-		s.refuse(reply, wire.CondNotImplemented, "dynamic targets (temporary queues) are not supported")
-		return nil
+		d, err := s.c.createTemp()
+		if err != nil {
+			s.refuse(reply, wire.CondInternalError, err.Error())
+			return nil
+		}
+		t := *p.Target
+		t.Address = d.String()
+		reply.Target = &t
+		l.dest, l.temp = d, true
 	case p.Target.Address == "":
 		l.anonymous = true
 	default:
@@ -261,6 +271,12 @@ func (l *receiverLink) dropPartial() {
 // close marks the link closed: messages already with the producer are
 // still sent, but no outcome is reported for them.
 func (l *receiverLink) close() {
+	if l.closed {
+		return
+	}
 	l.closed = true
 	l.dropPartial()
+	if l.temp {
+		l.s.c.dropTemp(l.dest)
+	}
 }

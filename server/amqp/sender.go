@@ -31,6 +31,7 @@ type senderLink struct {
 	presettled bool
 	rcvSecond  bool // the receiver settles only after our confirmation
 	durable    bool // a durable topic subscription named after the link
+	temp       bool // the source is a temporary queue made for this link (dynamic source)
 
 	consumer  *broker.Consumer
 	subFailed bool
@@ -76,22 +77,27 @@ func (s *session) attachSender(p *wire.Attach) error {
 		s.refuse(reply, wire.CondInvalidField, "attach without a source")
 		return nil
 	}
+	var d broker.Destination
+	var err error
+	src := *p.Source
 	if p.Source.Dynamic {
-		s.refuse(reply, wire.CondNotImplemented, "dynamic sources (temporary queues) are not supported")
-		return nil
-	}
-	d, err := broker.ParseDestination(p.Source.Address)
-	if err != nil {
+		// A temporary queue, named here and deleted when the link ends.
+		if d, err = s.c.createTemp(); err != nil {
+			s.refuse(reply, wire.CondInternalError, err.Error())
+			return nil
+		}
+		src.Address = d.String()
+	} else if d, err = broker.ParseDestination(p.Source.Address); err != nil {
 		s.refuse(reply, wire.CondInvalidField, err.Error())
 		return nil
 	}
-	src := *p.Source
 	reply.Source = &src
 	l := &senderLink{
 		s: s, handle: p.Handle, name: p.Name,
 		presettled: p.SndSettleMode == wire.SndSettled,
 		rcvSecond:  p.RcvSettleMode == wire.RcvSecond,
 		opts:       broker.ConsumerOptions{Dest: d, AckMode: broker.AckIndividual, Prefetch: s.c.srv.opts.Prefetch},
+		temp:       p.Source.Dynamic,
 	}
 	if l.presettled {
 		l.opts.AckMode = broker.AckAuto
@@ -363,6 +369,9 @@ func (l *senderLink) close(closed bool) {
 		if d.link == l {
 			delete(s.unsettled, id)
 		}
+	}
+	if l.temp {
+		defer s.c.dropTemp(l.opts.Dest) // after the consumer is closed
 	}
 	if l.consumer == nil {
 		return
