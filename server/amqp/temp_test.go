@@ -46,7 +46,9 @@ func TestDynamicSourceIsTemporaryQueue(t *testing.T) {
 		t.Fatalf("got %q", m.GetData())
 	}
 	// reply-2 is still there when the link ends: it goes with the queue.
-	testutil.Eventually(t, 5*time.Second, func() bool { return e.stats(strings.TrimPrefix(addr, "queue://")).InFlight+e.stats(strings.TrimPrefix(addr, "queue://")).Pending == 1 },
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		return e.stats(strings.TrimPrefix(addr, "queue://")).InFlight+e.stats(strings.TrimPrefix(addr, "queue://")).Pending == 1
+	},
 		"reply-2 not at the temporary queue")
 	if err := replies.Close(ctxT(t)); err != nil {
 		t.Fatal(err)
