@@ -46,10 +46,12 @@ type conn struct {
 	sessions     map[uint16]*session // by channel (ours equals the peer's)
 	partialBytes int                 // bytes of incomplete incoming deliveries, all links
 
-	frames chan frameEvent // reader -> loop
-	inbox  inbox           // broker and producer -> loop
-	prod   *producer
-	temps  map[string]broker.Destination // temporary queues this connection's links made, by name
+	frames  chan frameEvent // reader -> loop
+	inbox   inbox           // broker and producer -> loop
+	prod    *producer
+	temps   map[string]broker.Destination // temporary queues this connection's links made, by name
+	txns    map[string]*txn               // declared transactions, by AMQP txn-id
+	nextTxn uint64
 
 	// write side, loop goroutine only
 	out        []byte
@@ -70,6 +72,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		log:      s.opts.Logger.With("conn", "amqp-"+strconv.FormatUint(id, 10), "remote", nc.RemoteAddr().String()),
 		sessions: map[uint16]*session{},
 		temps:    map[string]broker.Destination{},
+		txns:     map[string]*txn{},
 		frames:   make(chan frameEvent, 64),
 		inbox:    newInbox(),
 	}

@@ -324,6 +324,24 @@ func (s *session) settle(id uint32, d *outDelivery, p *wire.Disposition) {
 	if state == nil && p.Settled {
 		state = wire.Accepted{}
 	}
+	if ts, ok := state.(*wire.TransactionalState); ok {
+		if ts.Outcome == nil {
+			return // transactional acquisition only: not supported, nothing to do
+		}
+		outcome, err := s.txnAckFor(d, ts)
+		if err != nil {
+			s.c.log.Info("amqp transactional disposition ignored", "err", err)
+			return
+		}
+		if outcome == nil { // acknowledged in the transaction
+			delete(s.unsettled, id)
+			if !p.Settled {
+				s.c.write(s.ch, &wire.Disposition{Role: wire.RoleSender, First: id, Settled: true, State: ts}, nil)
+			}
+			return
+		}
+		state = outcome
+	}
 	c := d.link.consumer
 	switch state.(type) {
 	case wire.Accepted:
