@@ -32,6 +32,7 @@ type senderLink struct {
 	rcvSecond  bool // the receiver settles only after our confirmation
 	durable    bool // a durable topic subscription named after the link
 	temp       bool // the source is a temporary queue made for this link (dynamic source)
+	browse     bool // distribution-mode copy on a queue: a browser, which consumes nothing
 
 	consumer  *broker.Consumer
 	subFailed bool
@@ -126,11 +127,14 @@ func (s *session) attachSender(p *wire.Attach) error {
 			l.opts.DurableName = p.Name
 		}
 	} else {
-		src.DistributionMode = "move"
 		if d.IsWildcard() {
 			s.refuse(reply, wire.CondNotAllowed, "cannot consume from the wildcard queue "+d.String())
 			return nil
 		}
+		if p.Source.DistributionMode == "copy" {
+			return s.attachBrowser(l, reply, &src)
+		}
+		src.DistributionMode = "move"
 	}
 	s.senders[p.Handle] = l
 	s.c.write(s.ch, reply, nil)
@@ -178,7 +182,7 @@ func (l *senderLink) onFlow(p *wire.Flow) error {
 		}
 	}
 	l.drain = p.Drain
-	if l.consumer == nil && !l.subFailed && l.credit > 0 {
+	if l.consumer == nil && !l.subFailed && !l.browse && l.credit > 0 {
 		if err := l.subscribe(int(l.credit)); err != nil {
 			return err
 		}
@@ -277,11 +281,17 @@ func (s *session) startDelivery(l *senderLink, d *broker.Delivery) {
 	tag := binary.BigEndian.AppendUint64(nil, l.nextTag)
 	l.nextTag++
 	s.partial = &outTransfer{link: l, id: id, tag: tag, settled: l.presettled, payload: fromBroker(d, time.Now(), s.c.log.Warn)}
-	if l.presettled {
+	switch {
+	case l.browse:
+		// A browser's deliveries consume nothing, whatever their outcome.
+		if !l.presettled {
+			s.unsettled[id] = &outDelivery{link: l, msgID: d.Message.ID}
+		}
+	case l.presettled:
 		// At-most-once: acknowledged once written (broker.AckAuto).
 		c, msgID := l.consumer, d.Message.ID
 		s.c.afterFlush = append(s.c.afterFlush, func() { c.Ack(msgID, "", false, nil) })
-	} else {
+	default:
 		s.unsettled[id] = &outDelivery{link: l, msgID: d.Message.ID}
 	}
 }
@@ -323,6 +333,16 @@ func (s *session) settle(id uint32, d *outDelivery, p *wire.Disposition) {
 	state := p.State
 	if state == nil && p.Settled {
 		state = wire.Accepted{}
+	}
+	if d.link.browse {
+		if _, terminal := state.(*wire.Received); terminal || state == nil {
+			return
+		}
+		delete(s.unsettled, id) // a copy: nothing to acknowledge
+		if !p.Settled {
+			s.c.write(s.ch, &wire.Disposition{Role: wire.RoleSender, First: id, Settled: true, State: state}, nil)
+		}
+		return
 	}
 	if ts, ok := state.(*wire.TransactionalState); ok {
 		if ts.Outcome == nil {
@@ -400,4 +420,26 @@ func (l *senderLink) close(closed bool) {
 			s.c.log.Info("amqp durable subscription not removed", "name", l.opts.DurableName, "err", err)
 		}
 	}
+}
+
+// attachBrowser completes the attach of a queue browser (a source with
+// distribution-mode copy, ActiveMQ's activemq.mode=browse): it is sent
+// the messages waiting in the queue when it attached, as far as its
+// credit goes, and consumes none of them. Once it has them all, a drain
+// completes at once: that is how a client learns the browse is over.
+func (s *session) attachBrowser(l *senderLink, reply *wire.Attach, src *wire.Source) error {
+	msgs, err := s.c.bs.Browse(l.opts.Dest, l.opts.Selector)
+	if err != nil {
+		s.refuse(reply, wire.CondInternalError, err.Error())
+		return nil
+	}
+	src.DistributionMode = "copy"
+	l.browse = true
+	l.pending = make([]*broker.Delivery, len(msgs))
+	for i, m := range msgs {
+		l.pending[i] = &broker.Delivery{Message: m, DeliveryCount: 1}
+	}
+	s.senders[reply.Handle] = l
+	s.c.write(s.ch, reply, nil)
+	return nil
 }
