@@ -2,6 +2,7 @@ package amqp
 
 import (
 	"reflect"
+	"time"
 
 	goamqp "github.com/Azure/go-amqp"
 
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tethermq/tether/server/amqp/internal/wire"
+	"github.com/tethermq/tether/server/broker"
 )
 
 // readFrame reads the next non-empty frame, payload included.
@@ -177,5 +179,30 @@ func TestTypedPropertiesSurviveRestart(t *testing.T) {
 	accept(t, rcv, out)
 	if !reflect.DeepEqual(out.ApplicationProperties, in.ApplicationProperties) || out.Value != "typed" {
 		t.Fatalf("after restart: %#v %#v, want %#v", out.ApplicationProperties, out.Value, in.ApplicationProperties)
+	}
+}
+
+// Values with no text form (null, decimals) are left out of the broker's
+// headers, for other protocols, but do not get the message rejected; an
+// AMQP receiver still gets them in the kept bare message.
+func TestPropertiesWithoutTextForm(t *testing.T) {
+	in := &wire.Message{ApplicationProperties: wire.Map{
+		{Key: "null", Value: nil}, {Key: "dec", Value: wire.Decimal64{1, 2, 3, 4, 5, 6, 7, 8}}, {Key: "s", Value: "x"},
+	}, Data: [][]byte{[]byte("b")}}
+	enc := wire.AppendMessage(nil, in)
+	wm, err := wire.DecodeMessage(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := toBroker(wm, enc, broker.Destination{Name: "q"}, false, time.Now())
+	if err != nil {
+		t.Fatalf("rejected: %v", err)
+	}
+	if len(m.Headers) != 1 || m.Headers[0] != (broker.Header{Name: "s", Value: "x"}) {
+		t.Fatalf("headers %v, want only s=x", m.Headers)
+	}
+	out := fromBroker(&broker.Delivery{Message: m, DeliveryCount: 1}, time.Now(), t.Logf)
+	if !bytes.HasSuffix(out, enc) {
+		t.Fatalf("bare message changed:\n% x\nwant suffix % x", out, enc)
 	}
 }

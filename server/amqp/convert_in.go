@@ -132,8 +132,11 @@ func applicationProperties(m *broker.Message, props wire.Map, p *wire.Properties
 		if !ok {
 			return fmt.Errorf("application-properties key of type %T, not string", e.Key)
 		}
-		if e.Value == nil {
-			continue // a null property is the same as none
+		switch e.Value.(type) {
+		case nil, wire.Decimal32, wire.Decimal64, wire.Decimal128:
+			// No text form for other protocols (a null is the same as no
+			// property there); AMQP receivers still get them, unchanged.
+			continue
 		}
 		if name == headerDupID {
 			switch v := e.Value.(type) {
