@@ -206,3 +206,19 @@ func TestPropertiesWithoutTextForm(t *testing.T) {
 		t.Fatalf("bare message changed:\n% x\nwant suffix % x", out, enc)
 	}
 }
+
+// Kept sections that do not parse (a damaged store record) do not lose the
+// message: it goes out encoded from its fields.
+func TestUnreadableKeptSectionsFallBack(t *testing.T) {
+	m := &broker.Message{ID: "ID:x-1", Dest: broker.Destination{Name: "q"}, Body: []byte("body"), Priority: 4,
+		Headers: []broker.Header{{Name: "k", Value: "v"}}, AMQP: []byte{passVersion, 0, 5}}
+	var logged bool
+	out := fromBroker(&broker.Delivery{Message: m, DeliveryCount: 1}, time.Now(), func(string, ...any) { logged = true })
+	wm, err := wire.DecodeMessage(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !logged || wm.Properties == nil || wm.Properties.MessageID != "ID:x-1" || len(wm.Data) != 1 || string(wm.Data[0]) != "body" {
+		t.Fatalf("logged %v, message %+v", logged, wm)
+	}
+}
