@@ -15,6 +15,7 @@ import (
 //
 //	GET  /healthz                 "master" (200) or "slave"/"starting"/"stopped" (503)
 //	GET  /api/destinations        JSON counters for every queue and subscription
+//	GET  /api/store               disk used and live, the limits, the journal's counters
 //	POST /api/groups/reset?queue= forget a queue's message-group owners (rebalance)
 func (s *Server) startAdmin() error {
 	ln, err := net.Listen("tcp", s.cfg.AdminAddress)
@@ -37,6 +38,15 @@ func (s *Server) startAdmin() error {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(b.Stats())
+	})
+	mux.HandleFunc("GET /api/store", func(w http.ResponseWriter, r *http.Request) {
+		b := s.Broker()
+		if b == nil {
+			http.Error(w, "not master", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.storeStatus())
 	})
 	mux.HandleFunc("POST /api/groups/reset", func(w http.ResponseWriter, r *http.Request) {
 		b := s.Broker()

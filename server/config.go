@@ -26,8 +26,21 @@ type Config struct {
 	// and defaults (network.Options).
 	NetworkConnectors []network.Options `yaml:"networkConnectors"`
 	Users             []User            `yaml:"users"`
-	// MemoryLimit bounds message bytes held in memory before producers wait.
+	// MemoryLimit bounds message bytes held in memory: non-persistent
+	// messages (their producers wait at the limit) and the window of
+	// persistent messages kept in memory (70% of it); persistent backlogs
+	// beyond that stay on disk.
 	MemoryLimit ByteSize `yaml:"memoryLimit"`
+	// StoreUsage bounds the store's disk use (activemq.xml's storeUsage).
+	// Default: 100 GiB or 90% of the space the data directory's filesystem
+	// has (free plus what the store already uses), whichever is smaller.
+	StoreUsage ByteSize `yaml:"storeUsage"`
+	// SendFailIfNoSpaceAfterTimeout: a persistent send waiting for store
+	// space fails after this long; unset, it waits for space.
+	SendFailIfNoSpaceAfterTimeout Duration `yaml:"sendFailIfNoSpaceAfterTimeout"`
+	// JournalMaxFileLength is the size of each journal file (KahaDB's
+	// name; default 16 MiB). Space is reclaimed a file at a time.
+	JournalMaxFileLength ByteSize `yaml:"journalMaxFileLength"`
 	// MaxRedeliveries before a message goes to ActiveMQ.DLQ (default 6).
 	MaxRedeliveries int `yaml:"maxRedeliveries"`
 	// DuplicateWindow is how many _AMQ_DUPL_ID ids each destination keeps.
@@ -158,6 +171,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MemoryLimit < 0 {
 		return errors.New("config: memoryLimit: must not be negative")
+	}
+	if c.JournalMaxFileLength != 0 && (c.JournalMaxFileLength < 1<<20 || c.JournalMaxFileLength > 1<<30 || c.JournalMaxFileLength%4096 != 0) {
+		return fmt.Errorf("config: journalMaxFileLength: %d: want a multiple of 4 KiB between 1 MiB and 1 GiB", c.JournalMaxFileLength)
+	}
+	if c.StoreUsage != 0 && c.JournalMaxFileLength != 0 && c.StoreUsage < 4*c.JournalMaxFileLength {
+		return fmt.Errorf("config: storeUsage: %d bytes is less than four journal files (%d bytes each)", c.StoreUsage, c.JournalMaxFileLength)
 	}
 	if c.MaxRedeliveries < -1 {
 		return errors.New("config: maxRedeliveries: -1 (never dead-letter) or more")

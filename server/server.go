@@ -45,10 +45,12 @@ type Server struct {
 	locker *lock.FileLocker
 	st     store.Store
 	b      *broker.Broker
-	protos []protocolServer
-	addrs  map[string]string
-	admin  *http.Server
-	adminL net.Listener
+
+	storeLimit int64
+	protos     []protocolServer
+	addrs      map[string]string
+	admin      *http.Server
+	adminL     net.Listener
 
 	networks   []*network.Connector // network connectors (master only)
 	announcers []*network.Announcer // multicast announcements of transport connectors
@@ -107,21 +109,28 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 
 func (s *Server) becomeMaster() error {
 	cfg := s.cfg
-	st, err := store.OpenJournal(cfg.DataDirectory+"/journal", store.JournalOptions{Logger: s.log})
+	start := time.Now()
+	st, err := store.OpenJournal(cfg.DataDirectory+"/journal", store.JournalOptions{
+		Logger: s.log, SegmentSize: int64(cfg.JournalMaxFileLength)})
 	if err != nil {
 		return err
 	}
+	limit := storeLimit(cfg, st.Usage(), s.log)
 	b, err := broker.New(broker.Config{
 		Name: cfg.BrokerName, MemoryLimit: int64(cfg.MemoryLimit), MaxRedeliveries: cfg.MaxRedeliveries,
 		DupWindow: cfg.DuplicateWindow, ConsumersBeforeDispatchStarts: cfg.ConsumersBeforeDispatchStarts,
 		TimeBeforeDispatchStarts: time.Duration(cfg.TimeBeforeDispatchStarts), Logger: s.log,
+		StoreLimit: limit, SendFailIfNoSpaceAfterTimeout: time.Duration(cfg.SendFailIfNoSpaceAfterTimeout),
 	}, st)
 	if err != nil {
 		st.Close()
 		return err
 	}
+	js := st.Stats()
+	s.log.Info("store opened", "dir", cfg.DataDirectory+"/journal", "took", time.Since(start).Round(time.Millisecond),
+		"replayedRecords", js.RecordsReplayed, "indexRebuilt", js.Rebuilt, "storeUsageLimit", limit)
 	s.mu.Lock()
-	s.st, s.b = st, b
+	s.st, s.b, s.storeLimit = st, b, limit
 	s.mu.Unlock()
 
 	for _, tc := range cfg.TransportConnectors {

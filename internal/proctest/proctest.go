@@ -220,3 +220,28 @@ func (p *Proc) Done() <-chan struct{} { return p.done }
 
 // ExitCode is the exit status (valid after Done).
 func (p *Proc) ExitCode() int { return p.cmd.ProcessState.ExitCode() }
+
+// Pid is the broker's process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// Memory reads the broker's resident set size now and at its peak
+// (VmRSS and VmHWM, Linux only), in bytes.
+func (p *Proc) Memory() (rss, peak int64, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		var kb int64
+		if n, _ := fmt.Sscanf(line, "VmRSS: %d kB", &kb); n == 1 {
+			rss = kb << 10
+		}
+		if n, _ := fmt.Sscanf(line, "VmHWM: %d kB", &kb); n == 1 {
+			peak = kb << 10
+		}
+	}
+	if rss == 0 || peak == 0 {
+		return 0, 0, fmt.Errorf("no VmRSS/VmHWM in /proc/%d/status", p.Pid())
+	}
+	return rss, peak, nil
+}

@@ -21,6 +21,12 @@ type Config struct {
 	ConsumersBeforeDispatchStarts int           // hold a queue's dispatch until this many consumers...
 	TimeBeforeDispatchStarts      time.Duration // ...or this long (1 s when only the count is set)
 	MaxIdleGroups                 int           // idle message groups remembered per queue (65,536)
+	// StoreLimit bounds the store's disk use (storeUsage): at the limit,
+	// persistent sends wait. 0 = no limit.
+	StoreLimit int64
+	// SendFailIfNoSpaceAfterTimeout: a persistent send waiting for store
+	// space fails after this long (0 = it waits, bounded by its context).
+	SendFailIfNoSpaceAfterTimeout time.Duration
 	Logger                        *slog.Logger
 }
 
@@ -40,6 +46,12 @@ type Broker struct {
 	st     store.Store
 	commit *committer
 	mem    *memoryLimiter
+	space  *spaceGate
+	// cacheHigh is how much of the memory limit persistent messages may
+	// fill before new ones stay on disk (ActiveMQ's
+	// cursorMemoryHighWaterMark, 70%).
+	cacheHigh int64
+	bg        sync.WaitGroup // page-ins
 
 	epoch          uint64
 	counter        atomic.Uint64
@@ -88,7 +100,9 @@ func New(cfg Config, st store.Store) (*Broker, error) {
 		queues: map[string]*queue{}, topicExact: map[string][]*subscription{},
 		durables: map[string]*subscription{}, clients: map[string]*Session{}, consumers: map[uint64]*Consumer{},
 		dups: map[string]*dupWindow{}, sweepStop: make(chan struct{}), sweepDone: make(chan struct{}),
+		cacheHigh: cfg.MemoryLimit * 7 / 10,
 	}
+	b.space = newSpaceGate(st, cfg.StoreLimit, cfg.SendFailIfNoSpaceAfterTimeout, b.log)
 	if err := b.recover(); err != nil {
 		return nil, err
 	}
@@ -112,6 +126,8 @@ func (b *Broker) Close() error {
 	b.mu.Unlock()
 	close(b.sweepStop)
 	<-b.sweepDone
+	b.space.close()
+	b.bg.Wait()
 	b.commit.close()
 	return nil
 }
@@ -403,6 +419,9 @@ func (b *Broker) Stats() []QueueStats {
 	}
 	return out
 }
+
+// MemoryLimit is the memory limit in force.
+func (b *Broker) MemoryLimit() int64 { return b.cfg.MemoryLimit }
 
 // MemoryUsage is the number of message bytes held against the memory limit.
 func (b *Broker) MemoryUsage() int64 { return b.mem.usage() }

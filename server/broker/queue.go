@@ -47,6 +47,13 @@ type queue struct {
 	assignedVer   uint64   // groups.Map version the assigned lists were checked at
 	toAssign      []string // groups that gained an owner while messages waited in the shared lists
 
+	// Paging (spool.go): persistent messages on disk only, in store order.
+	spool           seqSpool
+	spoolGen        uint64     // bumped when the spool is cleared
+	paging          bool       // a page-in is reading
+	windowPersisted int        // persisted entries pending in memory
+	pagedIn         *sync.Cond // on mu: signalled after each page-in (WaitLoaded)
+
 	enqueued, dequeued, expired, dlqd uint64
 }
 
@@ -58,13 +65,19 @@ func newQueue(b *Broker, dest Destination, qid string, durable bool) *queue {
 	return q
 }
 
-// addLocked adds a new or recovered entry (the caller dispatches).
+// addLocked adds a new entry (the caller dispatches).
 func (q *queue) addLocked(e *entry) {
+	q.placeNewLocked(e)
+	q.enqueued++
+}
+
+// placeNewLocked makes an entry that was not in memory pending: a new
+// message, or one paged in from the store.
+func (q *queue) placeNewLocked(e *entry) {
 	if q.groups != nil && e.msg.GroupID != "" {
 		q.groups.Hold(e.msg.GroupID)
 	}
 	q.placeLocked(e)
-	q.enqueued++
 }
 
 // placeLocked puts a pending entry where dispatch will find it: a message
@@ -75,6 +88,9 @@ func (q *queue) addLocked(e *entry) {
 func (q *queue) placeLocked(e *entry) {
 	e.pending = true
 	q.npending++
+	if e.persisted {
+		q.windowPersisted++
+	}
 	m := e.msg
 	if q.groups != nil && m.GroupID != "" && q.exclusive == nil && q.sharedPending[m.GroupID] == nil {
 		if owner, d := q.groups.Route(m.GroupID, int(m.GroupSeq)); d == groups.ToOwner {
@@ -140,6 +156,9 @@ func prio(m *Message) int {
 func (q *queue) removePendingLocked(e *entry) {
 	e.pending = false
 	q.npending--
+	if e.persisted {
+		q.windowPersisted--
+	}
 	if c := e.assignee; c != nil {
 		c.assigned.remove(e)
 		c.nassigned--
@@ -201,9 +220,16 @@ func (q *queue) requeueLocked(e *entry, now int64) {
 	q.placeLocked(e)
 }
 
-// dispatchLocked hands pending messages to consumers with prefetch room:
-// highest message priority first, then store order.
+// dispatchLocked hands pending messages to consumers with prefetch room,
+// then starts paging in from the store if the window runs low.
 func (q *queue) dispatchLocked() {
+	q.dispatchWindowLocked()
+	q.maybePageInLocked()
+}
+
+// dispatchWindowLocked dispatches what is in memory: highest message
+// priority first, then store order.
+func (q *queue) dispatchWindowLocked() {
 	if len(q.consumers) == 0 || q.holding || q.closed || !q.anyRoomLocked() {
 		return
 	}
@@ -276,6 +302,9 @@ func (q *queue) toSharedLocked(e *entry) {
 	q.removePendingLocked(e)
 	e.pending = true
 	q.npending++
+	if e.persisted {
+		q.windowPersisted++
+	}
 	q.toSharedListsLocked(e)
 }
 
@@ -483,14 +512,22 @@ func (q *queue) deadLetterLocked(e *entry, inFlight bool, cause string) {
 func (q *queue) isSub() bool { return q.sub != nil }
 
 // enqueue adds a message (after its store write, if any) and dispatches.
+// A persisted message stays on disk only (spooled) while older ones are
+// there, or while the queue's window or the broker's cache is full.
 func (q *queue) enqueue(m *Message, persisted bool) {
-	q.b.ref(m)
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
-		q.b.unref(m)
 		return
 	}
+	if persisted && q.spoolLocked() {
+		q.spool.push(m.seq)
+		q.enqueued++
+		q.maybePageInLocked()
+		q.mu.Unlock()
+		return
+	}
+	q.b.ref(m)
 	q.addLocked(&entry{msg: m, persisted: persisted})
 	q.dispatchLocked()
 	q.mu.Unlock()
@@ -586,7 +623,7 @@ func (q *queue) removeConsumerLocked(c *Consumer) {
 	q.dispatchLocked()
 }
 
-// purgeLocked drops every pending message (durable subscription removed).
+// purgeLocked drops every pending message, in memory and spooled.
 func (q *queue) purgeLocked() (keys [][]byte) {
 	for _, e := range q.allPendingLocked() {
 		q.removePendingLocked(e)
@@ -594,6 +631,10 @@ func (q *queue) purgeLocked() (keys [][]byte) {
 			keys = append(keys, k)
 		}
 	}
+	for _, seq := range q.spool.clear() {
+		keys = append(keys, messageKey(q.qid, seq))
+	}
+	q.spoolGen++
 	return keys
 }
 
@@ -602,6 +643,7 @@ type QueueStats struct {
 	Destination  string `json:"destination"`
 	Subscription string `json:"subscription,omitempty"`
 	Pending      int    `json:"pending"`
+	OnDisk       int    `json:"onDisk"` // pending messages paged out to the store
 	InFlight     int    `json:"inFlight"`
 	Consumers    int    `json:"consumers"`
 	Enqueued     uint64 `json:"enqueued"`
@@ -614,7 +656,7 @@ type QueueStats struct {
 func (q *queue) stats() QueueStats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	s := QueueStats{Destination: q.dest.String(), Pending: q.npending, Consumers: len(q.consumers),
+	s := QueueStats{Destination: q.dest.String(), Pending: q.npending + q.spool.len(), OnDisk: q.spool.len(), Consumers: len(q.consumers),
 		Enqueued: q.enqueued, Dequeued: q.dequeued, Expired: q.expired, DeadLettered: q.dlqd}
 	for _, c := range q.consumers {
 		s.InFlight += c.inflight.n

@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/tethermq/tether/server/store"
 )
@@ -44,16 +45,17 @@ func (b *Broker) recover() error {
 		return fmt.Errorf("recover: durable subscriptions: %w", err)
 	}
 
+	// Messages are recovered from their keys alone: each queue learns the
+	// store order of what it holds (8 bytes a message) and pages the
+	// messages in when consumers come, so recovery costs no value reads and
+	// the broker's memory does not grow with the backlog.
 	var orphans [][]byte
 	messages := 0
-	err = b.st.Scan([]byte{tagMessage}, func(k, v []byte) error {
-		qid, _, err := parseMessageKey(k)
+	spools := map[*queue][]uint64{}
+	err = b.st.ScanKeys([]byte{tagMessage}, func(k []byte) error {
+		qid, seq, err := parseMessageKey(k)
 		if err != nil {
 			return fmt.Errorf("recover: %w", err)
-		}
-		m, err := decodeMessage(v)
-		if err != nil {
-			return fmt.Errorf("recover: message %x: %w", k, err)
 		}
 		var q *queue
 		switch {
@@ -65,19 +67,17 @@ func (b *Broker) recover() error {
 			orphans = append(orphans, append([]byte(nil), k...))
 			return nil
 		}
-		m.size = m.memSize()
-		b.mem.charge(m.size)
-		m.refs = 1
-		// Delivery counts are not stored, so a recovered message may have
-		// been delivered (even acked without a receipt) before the restart:
-		// flag it redelivered, as the hint that the application may have
-		// seen it already.
-		q.addLocked(&entry{msg: m, persisted: true, recovered: true})
+		spools[q] = append(spools[q], seq)
 		messages++
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	for q, seqs := range spools {
+		slices.Sort(seqs)
+		q.spool.buf = seqs
+		q.enqueued += uint64(len(seqs))
 	}
 
 	slots := map[string][]dupSlot{}

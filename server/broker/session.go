@@ -74,7 +74,17 @@ func (s *Session) Send(ctx context.Context, m *Message, tx string, done func(err
 		return
 	}
 	m.size = m.memSize()
-	if err := s.b.mem.acquire(ctx, m.size); err != nil {
+	if m.Persistent {
+		if err := s.b.space.wait(ctx, m.Dest); err != nil {
+			call(done, err)
+			return
+		}
+	}
+	if m.Persistent && m.Dest.Kind == Queue {
+		// Stored before it is queued, and queued on disk when the window is
+		// full: memory does not bound a persistent backlog (storeUsage does).
+		s.b.mem.charge(m.size)
+	} else if err := s.b.mem.acquire(ctx, m.size); err != nil {
 		call(done, fmt.Errorf("send to %s: waiting for memory: %w", m.Dest, err))
 		return
 	}

@@ -83,7 +83,7 @@ func openTable(b *broker.Broker, queue string, log *slog.Logger) (*table, error)
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	go t.ackLoop()
-	_, err = sess.Subscribe(broker.ConsumerOptions{
+	c, err := sess.Subscribe(broker.ConsumerOptions{
 		Dest: t.dest, AckMode: broker.AckIndividual, Prefetch: math.MaxInt32,
 		// Exclusive, so that a stray consumer of the internal queue (any
 		// protocol can name it) never takes entries away from the table.
@@ -93,6 +93,9 @@ func openTable(b *broker.Broker, queue string, log *slog.Logger) (*table, error)
 		t.close()
 		return nil, fmt.Errorf("mqtt: open table %s: %w", queue, err)
 	}
+	// Stored entries are paged in from disk after Subscribe returns: the
+	// table is complete only once they all are.
+	c.WaitLoaded()
 	t.mu.Lock()
 	t.opening = false
 	var stale []*broker.Message

@@ -169,6 +169,8 @@ func pending(b *testBroker, dest string) int {
 // A broker whose memory limit is reached by messages that only the bridge
 // can take away still forwards them (directly, without an outbox copy,
 // which would need memory it has not got) instead of waiting forever.
+// Non-persistent: persistent messages beyond the memory window wait on
+// disk and do not fill memory.
 func TestMemoryLimitReached(t *testing.T) {
 	b := newBroker(t, "B").start(t)
 	a := newBroker(t, "A")
@@ -185,7 +187,7 @@ func TestMemoryLimitReached(t *testing.T) {
 	sent := make(chan error, 1)
 	go func() {
 		for i := range total {
-			if err := ca.Send(ctx, "queue://heavy", append([]byte(strconv.Itoa(i)+"|"), body...), client.Persistent()); err != nil {
+			if err := ca.Send(ctx, "queue://heavy", append([]byte(strconv.Itoa(i)+"|"), body...)); err != nil {
 				sent <- err
 				return
 			}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"os"
 	"syscall"
 )
@@ -11,10 +12,12 @@ func fdatasync(f *os.File) error { return syscall.Fdatasync(int(f.Fd())) }
 
 // preallocate reserves size bytes of blocks for f.
 func preallocate(f *os.File, size int64) error {
-	if err := syscall.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
+	err := syscall.Fallocate(int(f.Fd()), 0, 0, size)
+	if errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS) {
+		// No fallocate here: a sized file, whose blocks come at first write.
 		return f.Truncate(size)
 	}
-	return nil
+	return err
 }
 
 // openDirect opens path for synchronous direct writes: each write reaches

@@ -16,21 +16,24 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
 // Journal is the embedded append-only store: batches are appended to
 // fixed-size, preallocated segment files, each batch one record made
 // durable by one synchronous write; an in-memory index maps each live key
-// to where its value lies. The broker keeps its working set in memory and
-// reads the store only at recovery, so a log is all it needs, and it is
-// faster than an LSM for the one thing that matters on the hot path: the
-// latency of a synced append. On Linux a record goes out as whole blocks
-// through an O_DIRECT|O_DSYNC descriptor (one write, no fdatasync, into
-// blocks already zeroed so no extent conversion rides along); elsewhere, or
-// where the filesystem refuses direct I/O, it is a page-cache write and an
-// fdatasync (segments are preallocated and recycled, so there is no file
-// size to flush).
+// to where its value lies, and is checkpointed to disk so that opening the
+// journal replays only what was appended since. On Linux a record goes out
+// as whole blocks through an O_DIRECT|O_DSYNC descriptor (one write, no
+// fdatasync, into blocks already zeroed so no extent conversion rides
+// along); elsewhere, or where the filesystem refuses direct I/O, it is a
+// page-cache write and an fdatasync (segments are preallocated and
+// recycled, so there is no file size to flush).
+//
+// A log plus an index kept in memory was chosen over an LSM (pebble) for
+// the hot path: the latency of a synced append (see docs/storage.md for
+// the measurements). Values are never held in memory: Get reads them.
 //
 // Invariants:
 //   - Records are appended in commit order; a record is valid only if its
@@ -39,25 +42,45 @@ import (
 //     tail); an invalid record elsewhere is corruption and fails Open.
 //   - After Open the journal always starts a new segment, so a torn tail is
 //     never overwritten and so can never be half-revived.
-//   - Only the oldest segment is ever removed, and only when none of its
-//     records is live; its live records are first re-appended (synced) when
-//     it is worth reclaiming. Because segments go oldest first, a delete
-//     record is never removed while the set it cancels still exists.
+//   - Segments are removed oldest first only, and only once none of their
+//     keys is live. A delete record therefore never disappears while the
+//     set it cancels still exists, and a replay of every remaining segment
+//     from the oldest (the rebuild when no checkpoint can be trusted) gives
+//     the same index as the checkpointed one.
+//   - A segment is removed only after a durable checkpoint that no longer
+//     refers to it (or, when the disk is full, after the checkpoint file was
+//     deleted, so that the next Open rebuilds instead of trusting it).
+//   - A checkpoint covers a journal position whose records are durable; Open
+//     loads it only if its CRC matches and every location in it lies in an
+//     existing segment, and otherwise rebuilds the index from the journal.
+//   - Live records of an old segment are moved forward (compaction) by
+//     appending them again; the old copy is dropped only by the removal
+//     above, so a crash at any point leaves one live copy of every key.
 type Journal struct {
 	dir     string
 	segSize int64
 	log     *slog.Logger
+	opts    JournalOptions
 
-	mu     sync.Mutex
-	closed bool
-	segs   []*segment // oldest first; last is active
-	active *segment
-	off    int64 // write offset in active
-	index  map[string]loc
-	nextID uint64
-	spare  *os.File // a recycled segment file ready to become the next one
-	spareP string   // its path (File.Name keeps the name it was opened with)
-	buf    []byte
+	ckptMu sync.Mutex   // serialises checkpoints, compaction and segment removal
+	readMu sync.RWMutex // shared while reading segment files outside mu; exclusive to close them
+
+	mu       sync.Mutex
+	closed   bool
+	segs     []*segment // oldest first; last is active
+	active   *segment
+	off      int64 // write offset in active
+	index    map[string]loc
+	nextID   uint64
+	spare    *os.File // a preallocated file ready to become the next segment: the space reserve
+	spareP   string   // its path (File.Name keeps the name it was opened with)
+	buf      []byte
+	noSpace  bool  // the reserve could not be made: the disk is full
+	liveB    int64 // sum of segments' liveBytes
+	sinceCk  int64 // bytes appended since the last checkpoint snapshot
+	lastCk   time.Time
+	ckptSize int64
+	stats    JournalStats
 
 	// Direct mode: appends go through the active segment's O_DIRECT|O_DSYNC
 	// descriptor as whole blocks, so a synced append is one write with no
@@ -67,6 +90,11 @@ type Journal struct {
 	tail   []byte
 	wbuf   []byte // block-aligned scratch for direct writes
 	zeros  []byte // block-aligned zeroChunk of zeros, allocated on first use
+
+	kick     chan struct{} // wakes the background maintenance
+	stop     chan struct{}
+	stopOnce sync.Once
+	bgDone   chan struct{}
 }
 
 type segment struct {
@@ -74,40 +102,66 @@ type segment struct {
 	f         *os.File // reads, replay and (in buffered mode) writes
 	w         *os.File // direct-mode writes; active segment only
 	zeroTo    int64    // direct mode: bytes from 0 known written (not unwritten extents)
-	live      int      // live records
-	liveBytes int64    // bytes of live records
+	live      int      // live keys
+	liveBytes int64    // bytes of their operations
 }
 
 type loc struct {
 	seg    *segment
 	off    int64 // of the value
 	length int32
-	recLen int32 // bytes of the record, for accounting
+	size   int32 // bytes of the key's operation in its record, for accounting
+}
+
+// JournalStats are counters for tests, metrics and the admin API.
+type JournalStats struct {
+	// RecordsReplayed is how many records the last Open read from the
+	// journal (after the checkpoint, or all of them when rebuilding).
+	RecordsReplayed int64
+	// Rebuilt says the last Open found no usable checkpoint.
+	Rebuilt           bool
+	Checkpoints       int64
+	SegmentsRelocated int64
+	BytesRelocated    int64
+	SegmentsRemoved   int64
 }
 
 const (
-	recHeader       = 4 + 4 + 8 // length, crc32c, segment id
-	opSet           = 1
-	opDelete        = 2
-	defaultSegSize  = 32 << 20
-	maxRecord       = 1 << 30
-	segPrefix       = "journal-"
-	segSuffix       = ".log"
-	sparePrefix     = "spare"
-	reclaimFraction = 2 // relocate the oldest segment when live < size/reclaimFraction
+	recHeader      = 4 + 4 + 8 // length, crc32c, segment id
+	opSet          = 1
+	opDelete       = 2
+	defaultSegSize = 16 << 20
+	maxRecord      = 1 << 30
+	segPrefix      = "journal-"
+	segSuffix      = ".log"
+	sparePrefix    = "spare"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // JournalOptions tune a Journal; zero values take the defaults.
 type JournalOptions struct {
-	SegmentSize int64 // default 32 MiB, as KahaDB
+	// SegmentSize is the size of each preallocated file (default 16 MiB;
+	// KahaDB uses 32, Artemis 10). Smaller files are reclaimed sooner.
+	SegmentSize int64
 	Logger      *slog.Logger
 	// BufferedIO makes appends go through the page cache with an fdatasync
 	// per synced batch even where direct I/O is available. Without it the
 	// journal uses O_DIRECT|O_DSYNC on Linux and falls back to this by
 	// itself when the filesystem refuses direct I/O (tmpfs, some overlays).
 	BufferedIO bool
+	// CheckpointBytes: checkpoint once this much was appended since the
+	// last one (default: one segment), which bounds what Open replays.
+	CheckpointBytes int64
+	// CheckpointInterval: checkpoint at least this often while anything
+	// changed (default 5 s, KahaDB's checkpointInterval).
+	CheckpointInterval time.Duration
+	// MaintenanceInterval is how often compaction and the checkpoint
+	// conditions are checked (default 250 ms).
+	MaintenanceInterval time.Duration
+	// Manual turns off the background maintenance; the caller runs
+	// Checkpoint and Compact itself (tests).
+	Manual bool
 }
 
 // openDirectFile is openDirect, replaceable by tests of the fallback.
@@ -117,7 +171,9 @@ var openDirectFile = openDirect
 // block size in use (512 and 4096), and of the page size.
 const directBlock = 4096
 
-// OpenJournal opens (creating if needed) the journal in dir and replays it.
+// OpenJournal opens (creating if needed) the journal in dir: it loads the
+// index checkpoint when one can be trusted and replays the journal after it,
+// or rebuilds the index from the whole journal.
 func OpenJournal(dir string, o JournalOptions) (*Journal, error) {
 	if o.SegmentSize <= 0 {
 		o.SegmentSize = defaultSegSize
@@ -125,18 +181,34 @@ func OpenJournal(dir string, o JournalOptions) (*Journal, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.CheckpointBytes <= 0 {
+		o.CheckpointBytes = o.SegmentSize
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = 5 * time.Second
+	}
+	if o.MaintenanceInterval <= 0 {
+		o.MaintenanceInterval = 250 * time.Millisecond
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	j := &Journal{dir: dir, segSize: o.SegmentSize, log: o.Logger, index: map[string]loc{},
-		direct: !o.BufferedIO && o.SegmentSize%directBlock == 0}
-	if err := j.replay(); err != nil {
+	j := &Journal{dir: dir, segSize: o.SegmentSize, log: o.Logger, opts: o, index: map[string]loc{},
+		direct: !o.BufferedIO && o.SegmentSize%directBlock == 0, lastCk: time.Now(),
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), bgDone: make(chan struct{})}
+	if err := j.load(); err != nil {
 		j.closeFiles()
 		return nil, err
 	}
 	if err := j.roll(); err != nil {
 		j.closeFiles()
 		return nil, err
+	}
+	j.ensureSpare()
+	if o.Manual {
+		close(j.bgDone)
+	} else {
+		go j.background()
 	}
 	return j, nil
 }
@@ -145,8 +217,9 @@ func (j *Journal) segPath(id uint64) string {
 	return filepath.Join(j.dir, fmt.Sprintf("%s%016x%s", segPrefix, id, segSuffix))
 }
 
-// replay reads every segment in order and rebuilds the index.
-func (j *Journal) replay() error {
+// load opens every segment and rebuilds the index: from the checkpoint and
+// the records after it when the checkpoint is sound, else from them all.
+func (j *Journal) load() error {
 	names, err := os.ReadDir(j.dir)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
@@ -154,8 +227,8 @@ func (j *Journal) replay() error {
 	var ids []uint64
 	for _, e := range names {
 		n := e.Name()
-		if strings.HasPrefix(n, sparePrefix) {
-			_ = os.Remove(filepath.Join(j.dir, n)) // half-prepared spare
+		if strings.HasPrefix(n, sparePrefix) || n == ckptTemp {
+			_ = os.Remove(filepath.Join(j.dir, n)) // half-prepared spare or checkpoint
 			continue
 		}
 		if !strings.HasPrefix(n, segPrefix) || !strings.HasSuffix(n, segSuffix) {
@@ -168,31 +241,49 @@ func (j *Journal) replay() error {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(a, b int) bool { return ids[a] < ids[b] })
-	for i, id := range ids {
+	byID := make(map[uint64]*segment, len(ids))
+	for _, id := range ids {
 		f, err := os.OpenFile(j.segPath(id), os.O_RDWR, 0o644)
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
 		s := &segment{id: id, f: f}
 		j.segs = append(j.segs, s)
+		byID[id] = s
 		j.nextID = id + 1
-		if err := j.replaySegment(s, i == len(ids)-1); err != nil {
+	}
+	from, ok := j.loadCheckpoint(byID)
+	if !ok {
+		j.stats.Rebuilt = true
+		from = position{}
+	}
+	for i, s := range j.segs {
+		if s.id < from.seg {
+			continue
+		}
+		start := int64(0)
+		if s.id == from.seg {
+			start = from.off
+		}
+		if err := j.replaySegment(s, i == len(j.segs)-1, start); err != nil {
 			return err
 		}
 	}
+	j.log.Debug("journal opened", "dir", j.dir, "segments", len(j.segs), "keys", len(j.index),
+		"replayedRecords", j.stats.RecordsReplayed, "rebuilt", j.stats.Rebuilt)
 	return nil
 }
 
-func (j *Journal) replaySegment(s *segment, last bool) error {
+func (j *Journal) replaySegment(s *segment, last bool, start int64) error {
 	// Stream the records: a segment is preallocated to its full size, but
 	// only the part up to the first invalid record holds data, and a
 	// takeover must not wait for the rest to be read.
-	r := bufio.NewReaderSize(io.NewSectionReader(s.f, 0, 1<<62), 1<<20)
+	r := bufio.NewReaderSize(io.NewSectionReader(s.f, start, 1<<62), 1<<20)
 	hdr := make([]byte, recHeader)
 	corrupt := func(off int64) error {
 		return fmt.Errorf("journal: %s: corrupt record at offset %d", j.segPath(s.id), off)
 	}
-	var off int64
+	off := start
 	for {
 		if _, err := io.ReadFull(r, hdr); err != nil {
 			return nil // end of file
@@ -223,22 +314,45 @@ func (j *Journal) replaySegment(s *segment, last bool) error {
 			}
 			return corrupt(off)
 		}
+		j.stats.RecordsReplayed++
 		for _, op := range ops {
-			key := string(op.key)
-			if old, ok := j.index[key]; ok {
-				old.seg.live--
-				old.seg.liveBytes -= int64(old.recLen)
-			}
-			if op.kind == opDelete {
-				delete(j.index, key)
-				continue
-			}
-			j.index[key] = loc{seg: s, off: off + int64(op.valOff), length: int32(len(op.val)), recLen: int32(n)}
-			s.live++
-			s.liveBytes += int64(n)
+			j.applyOp(string(op.key), op, s, off)
 		}
 		off += int64(n)
 	}
+}
+
+// applyOp updates the index and the live accounting for one operation of
+// a record that starts at recOff in s.
+func (j *Journal) applyOp(key string, op recOp, s *segment, recOff int64) {
+	if old, ok := j.index[key]; ok {
+		old.seg.live--
+		old.seg.liveBytes -= int64(old.size)
+		j.liveB -= int64(old.size)
+	}
+	if op.kind == opDelete {
+		delete(j.index, key)
+		return
+	}
+	size := int32(opSize(op))
+	j.index[key] = loc{seg: s, off: recOff + int64(op.valOff), length: int32(len(op.val)), size: size}
+	s.live++
+	s.liveBytes += int64(size)
+	j.liveB += int64(size)
+}
+
+// opSize is the encoded size of a set, what it keeps alive in its segment.
+func opSize(op recOp) int {
+	return 1 + uvarintLen(uint64(len(op.key))) + len(op.key) + uvarintLen(uint64(len(op.val))) + len(op.val)
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
 }
 
 func allZero(b []byte) bool {
@@ -302,7 +416,6 @@ func parseRecord(b []byte, seg uint64) (n int, ops []recOp, ok bool) {
 // roll makes a new active segment, from the spare when one is ready.
 func (j *Journal) roll() error {
 	id := j.nextID
-	j.nextID++
 	path := j.segPath(id)
 	var f *os.File
 	var err error
@@ -315,6 +428,7 @@ func (j *Journal) roll() error {
 	} else if f, err = j.prepare(path); err != nil {
 		return err
 	}
+	j.nextID++
 	if err := syncDir(j.dir); err != nil {
 		return err
 	}
@@ -334,76 +448,57 @@ func (j *Journal) roll() error {
 	}
 	j.segs = append(j.segs, s)
 	j.active, j.off, j.tail = s, 0, j.tail[:0]
-	j.reclaim()
+	j.wake() // the spare was used: make the next one in the background
 	return nil
 }
 
-// prepare creates a segment file with its blocks allocated up front, so
-// appends never grow the file and fdatasync has no size to flush.
+// prepare creates a file with its blocks allocated up front, so appends
+// never grow the file and fdatasync has no size to flush, and so a full
+// disk shows up here, as ErrNoSpace, and not in the middle of an append.
 func (j *Journal) prepare(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	if err := preallocate(f, j.segSize); err != nil {
+	fail := func(err error) (*os.File, error) {
 		f.Close()
+		_ = os.Remove(path)
+		if errors.Is(err, syscall.ENOSPC) {
+			err = fmt.Errorf("%w: %w", ErrNoSpace, err)
+		}
 		return nil, fmt.Errorf("journal: prepare %s: %w", path, err)
 	}
+	if err := preallocate(f, j.segSize); err != nil {
+		return fail(err)
+	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("journal: prepare %s: %w", path, err)
+		return fail(err)
 	}
 	return f, nil
 }
 
-// reclaim drops the oldest segments that hold nothing live, keeping one as
-// the next spare, and moves the oldest segment's few live records forward
-// when that frees it.
-func (j *Journal) reclaim() {
-	for len(j.segs) > 1 {
-		old := j.segs[0]
-		if old.live > 0 && (len(j.segs) <= 2 || old.liveBytes >= j.segSize/reclaimFraction) {
-			return
-		}
-		if old.live > 0 && !j.relocate(old) {
-			return
-		}
-		j.segs = j.segs[1:]
-		j.recycle(old)
+// ensureSpare makes the reserve segment if there is none, with mu held or
+// before the journal is shared. The reserve is what lets acknowledgements
+// and compaction go on when the disk is full: without it the journal says
+// NoSpace and the broker stops taking persistent messages.
+func (j *Journal) ensureSpare() {
+	if j.spare != nil || j.closed {
+		return
 	}
-}
-
-// relocate re-appends old's live records to the active segment, synced.
-func (j *Journal) relocate(old *segment) bool {
-	b := &journalBatch{j: j}
-	for k, l := range j.index {
-		if l.seg != old {
-			continue
+	p := filepath.Join(j.dir, fmt.Sprintf("%s%016x%s", sparePrefix, j.nextID, segSuffix))
+	f, err := j.prepare(p)
+	if err != nil {
+		if !j.noSpace {
+			j.log.Error("journal: cannot reserve the next segment; refusing new persistent data until space is freed",
+				"dir", j.dir, "err", err)
 		}
-		v := make([]byte, l.length)
-		if _, err := old.f.ReadAt(v, l.off); err != nil {
-			j.log.Error("journal: relocate read failed", "err", err)
-			return false
-		}
-		b.Set([]byte(k), v)
+		j.noSpace = errors.Is(err, ErrNoSpace)
+		return
 	}
-	if err := j.appendLocked(b, true); err != nil {
-		j.log.Error("journal: relocate failed", "err", err)
-		return false
+	if j.noSpace {
+		j.log.Info("journal: space reserved again; accepting persistent data", "dir", j.dir)
 	}
-	return old.live == 0
-}
-
-func (j *Journal) recycle(s *segment) {
-	if j.spare == nil {
-		spare := filepath.Join(j.dir, fmt.Sprintf("%s%016x%s", sparePrefix, s.id, segSuffix))
-		if err := os.Rename(j.segPath(s.id), spare); err == nil {
-			j.spare, j.spareP = s.f, spare
-			return
-		}
-	}
-	s.f.Close()
-	_ = os.Remove(j.segPath(s.id))
+	j.spare, j.spareP, j.noSpace = f, p, false
 }
 
 func syncDir(dir string) error {
@@ -421,14 +516,18 @@ func syncDir(dir string) error {
 // NewBatch implements Store.
 func (j *Journal) NewBatch() Batch { return &journalBatch{j: j} }
 
-// Get implements Store.
+// Get implements Store. The read happens outside the journal's lock, so
+// paging messages in does not hold up appends.
 func (j *Journal) Get(key []byte) ([]byte, error) {
+	j.readMu.RLock()
+	defer j.readMu.RUnlock()
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	if j.closed {
+		j.mu.Unlock()
 		return nil, ErrClosed
 	}
 	l, ok := j.index[string(key)]
+	j.mu.Unlock()
 	if !ok {
 		return nil, ErrNotFound
 	}
@@ -438,13 +537,13 @@ func (j *Journal) Get(key []byte) ([]byte, error) {
 func (j *Journal) read(l loc) ([]byte, error) {
 	v := make([]byte, l.length)
 	if _, err := l.seg.f.ReadAt(v, l.off); err != nil {
-		return nil, fmt.Errorf("journal: read: %w", err)
+		return nil, fmt.Errorf("journal: read segment %d at %d: %w", l.seg.id, l.off, err)
 	}
 	return v, nil
 }
 
-// Scan implements Store.
-func (j *Journal) Scan(prefix []byte, fn func(key, value []byte) error) error {
+// ScanKeys implements Store.
+func (j *Journal) ScanKeys(prefix []byte, fn func(key []byte) error) error {
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
@@ -456,31 +555,92 @@ func (j *Journal) Scan(prefix []byte, fn func(key, value []byte) error) error {
 			keys = append(keys, k)
 		}
 	}
-	sort.Strings(keys)
-	type kv struct {
-		k string
-		v []byte
-	}
-	vals := make([]kv, 0, len(keys))
-	for _, k := range keys {
-		v, err := j.read(j.index[k])
-		if err != nil {
-			j.mu.Unlock()
-			return err
-		}
-		vals = append(vals, kv{k, v})
-	}
 	j.mu.Unlock()
-	for _, e := range vals {
-		if err := fn([]byte(e.k), e.v); err != nil {
+	for _, k := range keys {
+		if err := fn([]byte(k)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Close implements Store.
+// Scan implements Store.
+func (j *Journal) Scan(prefix []byte, fn func(key, value []byte) error) error {
+	j.readMu.RLock()
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		j.readMu.RUnlock()
+		return ErrClosed
+	}
+	type kl struct {
+		k string
+		l loc
+	}
+	var keys []kl
+	for k, l := range j.index {
+		if strings.HasPrefix(k, string(prefix)) {
+			keys = append(keys, kl{k, l})
+		}
+	}
+	j.mu.Unlock()
+	sort.Slice(keys, func(a, b int) bool { return keys[a].k < keys[b].k })
+	vals := make([][]byte, len(keys))
+	for i, e := range keys {
+		v, err := j.read(e.l)
+		if err != nil {
+			j.readMu.RUnlock()
+			return err
+		}
+		vals[i] = v
+	}
+	j.readMu.RUnlock()
+	for i, e := range keys {
+		if err := fn([]byte(e.k), vals[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Usage implements Store.
+func (j *Journal) Usage() Usage {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.usageLocked()
+}
+
+func (j *Journal) usageLocked() Usage {
+	n := int64(len(j.segs))
+	if j.spare != nil {
+		n++
+	}
+	return Usage{DiskBytes: n*j.segSize + j.ckptSize, LiveBytes: j.liveB, NoSpace: j.noSpace}
+}
+
+// Stats returns the journal's counters.
+func (j *Journal) Stats() JournalStats {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.stats
+}
+
+// Close implements Store: background work stops, a last checkpoint is
+// written (so the next Open replays nothing), and the files are closed.
 func (j *Journal) Close() error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return nil
+	}
+	j.mu.Unlock()
+	j.stopOnce.Do(func() { close(j.stop) })
+	<-j.bgDone
+	ckErr := j.Checkpoint()
+	j.ckptMu.Lock()
+	defer j.ckptMu.Unlock()
+	j.readMu.Lock()
+	defer j.readMu.Unlock()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.closed {
@@ -494,6 +654,9 @@ func (j *Journal) Close() error {
 	j.closeFiles()
 	if err != nil {
 		return fmt.Errorf("journal: close: %w", err)
+	}
+	if ckErr != nil && !errors.Is(ckErr, ErrClosed) {
+		j.log.Warn("journal: last checkpoint failed; the next start replays the journal", "err", ckErr)
 	}
 	return nil
 }
@@ -533,20 +696,20 @@ func (b *journalBatch) Commit(sync bool) error {
 	if b.j.closed {
 		return ErrClosed
 	}
-	return b.j.appendLocked(b, sync)
+	return b.j.appendLocked(b.ops, sync)
 }
 
 // appendLocked writes one batch as one record (rolling first if it does
 // not fit) and updates the index.
-func (j *Journal) appendLocked(b *journalBatch, sync bool) error {
-	if len(b.ops) == 0 {
+func (j *Journal) appendLocked(ops []recOp, sync bool) error {
+	if len(ops) == 0 {
 		if sync {
 			return j.syncActive()
 		}
 		return nil
 	}
 	size := recHeader
-	for _, op := range b.ops {
+	for _, op := range ops {
 		size += 1 + binary.MaxVarintLen64 + len(op.key)
 		if op.kind == opSet {
 			size += binary.MaxVarintLen64 + len(op.val)
@@ -565,14 +728,14 @@ func (j *Journal) appendLocked(b *journalBatch, sync bool) error {
 		}
 	}
 	buf := append(j.buf[:0], make([]byte, recHeader)...)
-	valOffs := make([]int, len(b.ops))
-	for i, op := range b.ops {
+	for i := range ops {
+		op := &ops[i]
 		buf = append(buf, op.kind)
 		buf = binary.AppendUvarint(buf, uint64(len(op.key)))
 		buf = append(buf, op.key...)
 		if op.kind == opSet {
 			buf = binary.AppendUvarint(buf, uint64(len(op.val)))
-			valOffs[i] = len(buf)
+			op.valOff = len(buf)
 			buf = append(buf, op.val...)
 		}
 	}
@@ -583,26 +746,26 @@ func (j *Journal) appendLocked(b *journalBatch, sync bool) error {
 	if err := j.writeRecord(s, buf, sync); err != nil {
 		return err
 	}
-	recLen := int32(len(buf))
-	for i, op := range b.ops {
-		key := string(op.key)
-		if old, ok := j.index[key]; ok {
-			old.seg.live--
-			old.seg.liveBytes -= int64(old.recLen)
-		}
-		if op.kind == opDelete {
-			delete(j.index, key)
-			continue
-		}
-		j.index[key] = loc{seg: s, off: j.off + int64(valOffs[i]), length: int32(len(op.val)), recLen: recLen}
-		s.live++
-		s.liveBytes += int64(recLen)
+	for _, op := range ops {
+		j.applyOp(string(op.key), op, s, j.off)
 	}
 	j.off += int64(len(buf))
+	j.sinceCk += int64(len(buf))
 	if cap(buf) <= 4<<20 {
 		j.buf = buf
 	}
+	if j.sinceCk >= j.opts.CheckpointBytes {
+		j.wake()
+	}
 	return nil
+}
+
+// wake nudges the background maintenance without waiting.
+func (j *Journal) wake() {
+	select {
+	case j.kick <- struct{}{}:
+	default:
+	}
 }
 
 // writeRecord writes rec at the end of the active segment s, durably if
@@ -611,7 +774,7 @@ func (j *Journal) writeRecord(s *segment, rec []byte, sync bool) error {
 	if j.direct {
 		err := j.writeDirect(s, rec)
 		if !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EOPNOTSUPP) {
-			return err
+			return noSpace(err)
 		}
 		// Accepted at open, refused at write: some filesystems do that.
 		// Nothing was written; carry on through the page cache.
@@ -621,12 +784,20 @@ func (j *Journal) writeRecord(s *segment, rec []byte, sync bool) error {
 		s.w = nil
 	}
 	if _, err := s.f.WriteAt(rec, j.off); err != nil {
-		return fmt.Errorf("journal: write: %w", err)
+		return noSpace(fmt.Errorf("journal: write: %w", err))
 	}
 	if sync {
 		return j.syncActive()
 	}
 	return nil
+}
+
+// noSpace marks a full-disk error so that callers can tell it apart.
+func noSpace(err error) error {
+	if err != nil && errors.Is(err, syscall.ENOSPC) && !errors.Is(err, ErrNoSpace) {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return err
 }
 
 // writeDirect rewrites the active segment's last partial block followed by

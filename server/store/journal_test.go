@@ -13,11 +13,22 @@ import (
 
 func openJ(t testing.TB, dir string, seg int64) *Journal {
 	t.Helper()
-	j, err := OpenJournal(dir, JournalOptions{SegmentSize: seg})
+	j, err := OpenJournal(dir, JournalOptions{SegmentSize: seg, Manual: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return j
+}
+
+// crash drops j as a killed process would: no last checkpoint, files
+// closed as they are.
+func crash(j *Journal) {
+	j.stopOnce.Do(func() { close(j.stop) })
+	<-j.bgDone
+	j.mu.Lock()
+	j.closed = true
+	j.closeFiles()
+	j.mu.Unlock()
 }
 
 func scanAll(t testing.TB, s Store, prefix string) map[string]string {
@@ -94,6 +105,9 @@ func TestJournalReclaimsSegments(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for range 20 {
+		j.maintain()
+	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
 	if len(files) > 5 {
 		t.Fatalf("%d segment files for 3 live keys: reclaim not working", len(files))
@@ -118,7 +132,7 @@ func TestJournalTornTail(t *testing.T) {
 		}
 	}
 	path, off := j.active.f.Name(), j.off
-	j.Close()
+	crash(j)
 	// Corrupt the last record's final byte: its CRC no longer matches.
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -157,6 +171,9 @@ func TestJournalCorruptionInOlderSegmentFailsOpen(t *testing.T) {
 	f, _ := os.OpenFile(first, os.O_RDWR, 0)
 	f.WriteAt([]byte{0xff, 0xff}, 20)
 	f.Close()
+	// The checkpoint is trusted without reading old segments; without it
+	// the rebuild reads them all and must refuse the corruption.
+	os.Remove(filepath.Join(dir, ckptName))
 	if _, err := OpenJournal(dir, JournalOptions{SegmentSize: 64 << 10}); err == nil {
 		t.Fatal("corrupt older segment accepted")
 	}

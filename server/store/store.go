@@ -14,6 +14,10 @@
 //     one fsync serves many producers.
 //   - Commit(false) batches are ordered with synced ones: a later synced
 //     commit makes every earlier unsynced one durable too.
+//   - Values are read on demand (Get): the broker pages messages in from the
+//     store rather than holding them all, and recovers from keys alone
+//     (ScanKeys), so neither memory nor start-up time grows with the values
+//     stored.
 package store
 
 import "errors"
@@ -24,6 +28,10 @@ var ErrNotFound = errors.New("store: key not found")
 // ErrClosed is returned by every call after Close.
 var ErrClosed = errors.New("store: closed")
 
+// ErrNoSpace wraps a commit refused because the disk is full (ENOSPC).
+// Nothing of the refused batch is stored.
+var ErrNoSpace = errors.New("store: no space left on device")
+
 // Store is an ordered key-value store with atomic, optionally durable batches.
 type Store interface {
 	// NewBatch starts an empty write batch.
@@ -33,8 +41,27 @@ type Store interface {
 	// Scan calls fn for every key with the given prefix, in ascending key
 	// order. key and value are only valid during the call.
 	Scan(prefix []byte, fn func(key, value []byte) error) error
+	// ScanKeys calls fn for every key with the given prefix, in no
+	// particular order, without reading the values: recovery lists what is
+	// stored without paying for the bytes (or for sorting them).
+	ScanKeys(prefix []byte, fn func(key []byte) error) error
+	// Usage reports the disk the store occupies and how much of it is live.
+	Usage() Usage
 	// Close flushes and releases the store. It is safe to call twice.
 	Close() error
+}
+
+// Usage is a store's footprint, for limits and monitoring.
+type Usage struct {
+	// DiskBytes is what the store occupies on disk (preallocated files
+	// included): what storeUsage limits.
+	DiskBytes int64
+	// LiveBytes is the part of it holding live keys and values.
+	LiveBytes int64
+	// NoSpace is set while the store could not reserve the space it needs
+	// to keep accepting new data (the disk is full): the broker refuses
+	// persistent sends until it clears, and keeps serving consumers.
+	NoSpace bool
 }
 
 // Batch collects writes to apply atomically.
