@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	goamqp "github.com/Azure/go-amqp"
+
+	"github.com/tethermq/tether/server/broker"
 )
 
 // A receiver asking for distribution-mode copy on a queue is a browser:
@@ -61,5 +63,41 @@ func TestCopyDistributionModeBrowses(t *testing.T) {
 		if string(m.GetData()) != fmt.Sprint("m", i) {
 			t.Fatalf("consumed %q", m.GetData())
 		}
+	}
+}
+
+// A browser sees a backlog larger than the broker keeps in memory: the
+// messages paged out to disk are read for it as its credit allows.
+func TestBrowsePagedOutBacklog(t *testing.T) {
+	e := startEnv(t, Options{}, "")
+	bs, err := e.b.NewSession(broker.SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.Close()
+	const n = 2500 // beyond the broker's in-memory window per queue
+	errs := make(chan error, n)
+	for i := range n {
+		m := &broker.Message{Dest: broker.Destination{Name: "backlog"}, Body: []byte(fmt.Sprint(i)), Persistent: true, Priority: 4}
+		bs.Send(ctxT(t), m, "", func(err error) { errs <- err })
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := e.stats("backlog"); st.OnDisk == 0 {
+		t.Fatalf("nothing paged out: %+v", st)
+	}
+	r := e.receiver(e.client(), "backlog", &goamqp.ReceiverOptions{SourceDistributionMode: goamqp.SourceDistributionModeCopy, Credit: 100})
+	for i := range n {
+		m := receive(t, r)
+		if string(m.GetData()) != fmt.Sprint(i) {
+			t.Fatalf("browsed %q at %d", m.GetData(), i)
+		}
+		accept(t, r, m)
+	}
+	if st := e.stats("backlog"); st.Pending != n || st.Dequeued != 0 {
+		t.Fatalf("after browsing: %+v", st)
 	}
 }

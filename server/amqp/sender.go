@@ -33,6 +33,7 @@ type senderLink struct {
 	durable    bool // a durable topic subscription named after the link
 	temp       bool // the source is a temporary queue made for this link (dynamic source)
 	browse     bool // distribution-mode copy on a queue: a browser, which consumes nothing
+	browser    *broker.QueueBrowser
 
 	consumer  *broker.Consumer
 	subFailed bool
@@ -182,6 +183,7 @@ func (l *senderLink) onFlow(p *wire.Flow) error {
 		}
 	}
 	l.drain = p.Drain
+	l.fillBrowse()
 	if l.consumer == nil && !l.subFailed && !l.browse && l.credit > 0 {
 		if err := l.subscribe(int(l.credit)); err != nil {
 			return err
@@ -398,7 +400,7 @@ func (l *senderLink) close(closed bool) {
 		return
 	}
 	l.closed = true
-	l.pending = nil
+	l.pending, l.browser = nil, nil
 	s := l.s
 	if s.partial != nil && s.partial.link == l {
 		s.partial = nil
@@ -424,22 +426,30 @@ func (l *senderLink) close(closed bool) {
 
 // attachBrowser completes the attach of a queue browser (a source with
 // distribution-mode copy, ActiveMQ's activemq.mode=browse): it is sent
-// the messages waiting in the queue when it attached, as far as its
-// credit goes, and consumes none of them. Once it has them all, a drain
-// completes at once: that is how a client learns the browse is over.
+// the messages waiting in the queue when it attached (in memory or paged
+// out to disk), as far as its credit goes, and consumes none of them.
+// Once it has them all, a drain completes at once: that is how a client
+// learns the browse is over.
 func (s *session) attachBrowser(l *senderLink, reply *wire.Attach, src *wire.Source) error {
-	msgs, err := s.c.bs.Browse(l.opts.Dest, l.opts.Selector)
+	br, err := s.c.bs.Browse(l.opts.Dest, l.opts.Selector)
 	if err != nil {
 		s.refuse(reply, wire.CondInternalError, err.Error())
 		return nil
 	}
 	src.DistributionMode = "copy"
-	l.browse = true
-	l.pending = make([]*broker.Delivery, len(msgs))
-	for i, m := range msgs {
-		l.pending[i] = &broker.Delivery{Message: m, DeliveryCount: 1}
-	}
+	l.browse, l.browser = true, br
 	s.senders[reply.Handle] = l
 	s.c.write(s.ch, reply, nil)
 	return nil
+}
+
+// fillBrowse takes from the browser as many messages as the credit allows,
+// no more, since messages paged out to disk are read for it. So whenever
+// a browser link has credit left and nothing pending, the browse is over.
+func (l *senderLink) fillBrowse() {
+	if want := int(l.credit) - len(l.pending); l.browser != nil && want > 0 {
+		for _, m := range l.browser.Next(want) {
+			l.pending = append(l.pending, &broker.Delivery{Message: m, DeliveryCount: 1})
+		}
+	}
 }
