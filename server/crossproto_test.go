@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -258,3 +259,122 @@ func TestCrossProtocolMatrix(t *testing.T) {
 }
 
 type gostompFrame = frame.Frame
+
+// TestCrossProtocolTypedProperties: typed AMQP application properties
+// (docs/amqp.md's mapping table) reach a STOMP consumer as text, an AMQP
+// consumer with their types, and an MQTT consumer as the body alone;
+// STOMP headers, which have no types, reach AMQP as strings.
+func TestCrossProtocolTypedProperties(t *testing.T) {
+	srv, addr := startAll(t)
+	uuid := goamqp.UUID{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}
+	typed := map[string]any{
+		"int": int32(7), "bool": true, "long": int64(1) << 40, "double": 1.5, "string": "text",
+		"null": nil, "uuid": uuid, "binary": []byte{0xca, 0xfe},
+	}
+	asText := map[string]string{
+		"int": "7", "bool": "true", "long": "1099511627776", "double": "1.5", "string": "text",
+		"uuid": "12345678-9abc-def0-0123-456789abcdef", "binary": "CAFE",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	stompRcv := newStomp(t, addr["stomp"], "/topic/typed")
+	amqpRcv := newAMQP(t, addr["amqp"], "topic://typed")
+	mqttRcv := newMQTT(t, addr["mqtt"], "typed-mqtt", "typed")
+	subscribers := func() int {
+		n := 0
+		for _, st := range srv.Broker().Stats() {
+			if st.Destination == "topic://typed" {
+				n += st.Consumers
+			}
+		}
+		return n
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool { return subscribers() == 3 }, "3 subscribers on topic://typed")
+	p := newAMQP(t, addr["amqp"], "")
+	snd, err := p.sess.NewSender(ctx, "topic://typed", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &goamqp.Message{ApplicationProperties: typed, Data: [][]byte{[]byte("typed body")}}
+	if err := snd.Send(ctx, in, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("AMQP->STOMP", func(t *testing.T) {
+		r := stompRcv.recv(t)
+		for k, want := range asText {
+			if r.headers[k] != want {
+				t.Errorf("header %s = %q, want %q", k, r.headers[k], want)
+			}
+		}
+		if v, ok := r.headers["null"]; ok {
+			t.Errorf("null property arrived as %q, want no header", v)
+		}
+		if r.body != "typed body" {
+			t.Errorf("body %q", r.body)
+		}
+	})
+	t.Run("AMQP->AMQP", func(t *testing.T) {
+		m, err := amqpRcv.rcv.Receive(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = amqpRcv.rcv.AcceptMessage(ctx, m)
+		if !reflect.DeepEqual(m.ApplicationProperties, typed) {
+			t.Errorf("properties %#v, want %#v", m.ApplicationProperties, typed)
+		}
+	})
+	t.Run("AMQP->MQTT", func(t *testing.T) {
+		if r := mqttRcv.recv(t); r.body != "typed body" {
+			t.Errorf("body %q", r.body)
+		}
+	})
+	t.Run("STOMP->AMQP", func(t *testing.T) {
+		q := newAMQP(t, addr["amqp"], "queue://typed-back")
+		newStomp(t, addr["stomp"], "").send(t, "/queue/typed-back", "back", map[string]string{"int": "7", "bool": "true"}, "", 0)
+		m, err := q.rcv.Receive(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = q.rcv.AcceptMessage(ctx, m)
+		if m.ApplicationProperties["int"] != "7" || m.ApplicationProperties["bool"] != "true" {
+			t.Errorf("properties %#v, want the strings \"7\" and \"true\"", m.ApplicationProperties)
+		}
+	})
+}
+
+// TestAMQPTemporaryReplyQueueFromSTOMP: an AMQP requester receives on a
+// dynamic (temporary) queue and names it in reply-to; a STOMP responder
+// answers to that reply-to.
+func TestAMQPTemporaryReplyQueueFromSTOMP(t *testing.T) {
+	_, addr := startAll(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	responder := newStomp(t, addr["stomp"], "/queue/requests")
+	req := newAMQP(t, addr["amqp"], "")
+	replies, err := req.sess.NewReceiver(ctx, "", &goamqp.ReceiverOptions{DynamicAddress: true, Credit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd, err := req.sess.NewSender(ctx, "queue://requests", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replyTo := replies.Address()
+	if err := snd.Send(ctx, &goamqp.Message{Properties: &goamqp.MessageProperties{ReplyTo: &replyTo}, Value: "ping"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := responder.recv(t)
+	if r.body != "ping" || r.headers["reply-to"] != replyTo {
+		t.Fatalf("request %q reply-to %q, want ping to %q", r.body, r.headers["reply-to"], replyTo)
+	}
+	responder.send(t, r.headers["reply-to"], "pong", nil, "", 0)
+	m, err := replies.Receive(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.GetData()) != "pong" {
+		t.Fatalf("reply %q", m.GetData())
+	}
+}

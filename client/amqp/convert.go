@@ -129,6 +129,13 @@ func toDelivery(msg *goamqp.Message, sub *subscription) *session.Delivery {
 			}
 		}
 	}
+	if d.MessageID == "" {
+		// The broker keeps a producer's message without a message-id as
+		// it is and gives its own id in this annotation.
+		if id, ok := msg.Annotations["x-opt-tether-message-id"].(string); ok {
+			d.MessageID = id
+		}
+	}
 	d.Headers = headers(msg.ApplicationProperties)
 	if v, ok := d.Headers.Get(propDuplicateID); ok {
 		d.DuplicateID = v

@@ -46,9 +46,12 @@ type conn struct {
 	sessions     map[uint16]*session // by channel (ours equals the peer's)
 	partialBytes int                 // bytes of incomplete incoming deliveries, all links
 
-	frames chan frameEvent // reader -> loop
-	inbox  inbox           // broker and producer -> loop
-	prod   *producer
+	frames  chan frameEvent // reader -> loop
+	inbox   inbox           // broker and producer -> loop
+	prod    *producer
+	temps   map[string]broker.Destination // temporary queues this connection's links made, by name
+	txns    map[string]*txn               // declared transactions, by AMQP txn-id
+	nextTxn uint64
 
 	// write side, loop goroutine only
 	out        []byte
@@ -68,6 +71,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 		srv: s, nc: nc, br: bufio.NewReaderSize(nc, 64<<10),
 		log:      s.opts.Logger.With("conn", "amqp-"+strconv.FormatUint(id, 10), "remote", nc.RemoteAddr().String()),
 		sessions: map[uint16]*session{},
+		temps:    map[string]broker.Destination{},
+		txns:     map[string]*txn{},
 		frames:   make(chan frameEvent, 64),
 		inbox:    newInbox(),
 	}
@@ -84,16 +89,21 @@ func (c *conn) run() {
 
 	ctx, cancel := context.WithCancel(c.srv.ctx)
 	c.prod = newProducer(c)
+	stopProducer := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); c.prod.run(ctx) }()
+	go func() { defer wg.Done(); c.prod.run(c.srv.ctx, stopProducer) }()
 	go func() { defer wg.Done(); c.readLoop(ctx) }()
 
 	err := c.guard(func() error { return c.loop(ctx) })
 	cancel()
 	c.nc.Close() // unblocks the reader
+	close(stopProducer)
 	wg.Wait()
 	c.bs.Close() // consumers close: in-flight messages are redelivered
+	for _, d := range c.temps {
+		c.bs.DeleteTempQueue(d, nil) // links still attached: their temporary queues end with the connection
+	}
 	if err != nil {
 		c.log.Info("amqp connection closed", "err", err)
 	} else {
@@ -282,6 +292,10 @@ func (c *conn) onEvents() error {
 			return errConn(wire.CondConnectionForced, "client id %q taken over by a new connection", c.containerID)
 		case ev.delivery != nil:
 			ev.link.onDelivery(ev.delivery)
+		case ev.sent != nil && ev.sent.op != nil:
+			if ev.sent.opDone != nil {
+				ev.sent.opDone(ev.err)
+			}
 		case ev.sent != nil:
 			ev.sent.link.onSent(ev.sent, ev.err)
 		}
@@ -290,4 +304,32 @@ func (c *conn) onEvents() error {
 		s.pump()
 	}
 	return nil
+}
+
+// createTemp makes a temporary queue for a dynamic node.
+func (c *conn) createTemp() (broker.Destination, error) {
+	d, err := c.bs.CreateTempQueue()
+	if err != nil {
+		return d, fmt.Errorf("create a temporary queue: %w", err)
+	}
+	c.temps[d.Name] = d
+	c.log.Debug("amqp temporary queue created", "queue", d.String())
+	return d, nil
+}
+
+// dropTemp deletes a temporary queue once the sends queued before now
+// (replies to it from this connection) have reached it.
+func (c *conn) dropTemp(d broker.Destination) {
+	if _, ok := c.temps[d.Name]; !ok {
+		return
+	}
+	delete(c.temps, d.Name)
+	c.prod.push(&sendReq{
+		op: func(_ context.Context, done func(error)) { c.bs.DeleteTempQueue(d, done) },
+		opDone: func(err error) {
+			if err != nil {
+				c.log.Warn("amqp temporary queue not deleted", "queue", d.String(), "err", err)
+			}
+		},
+	})
 }

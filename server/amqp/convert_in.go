@@ -2,9 +2,11 @@ package amqp
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tethermq/tether/server/amqp/internal/wire"
@@ -48,13 +50,17 @@ const (
 //	properties.absolute-expiry-time, creation-time  Expires, Timestamp
 //	properties.group-id        GroupID
 //	properties.group-sequence  GroupSeq as int32: 0xFFFFFFFF is -1, closing the group
-//	application-properties     Headers, values as strings; _AMQ_DUPL_ID is
+//	application-properties     Headers, values as text (docs/amqp.md); _AMQ_DUPL_ID is
 //	                           DupID; JMSXGroupID/JMSXGroupSeq set the group
 //	                           when the properties section does not
 //	body                       Body (see headerBodyKind)
 //
-// Annotations, user-id, content-encoding and reply-to-group-id are dropped.
-func toBroker(wm *wire.Message, dest broker.Destination, anonymous bool, now time.Time) (*broker.Message, error) {
+// user-id, content-encoding and reply-to-group-id have no field of their
+// own. All of the message's sections but the header and the delivery
+// annotations are also kept encoded in broker.Message.AMQP, which is what
+// AMQP receivers get (passthrough.go): the fields above serve the other
+// protocols.
+func toBroker(wm *wire.Message, enc []byte, dest broker.Destination, anonymous bool, now time.Time) (*broker.Message, error) {
 	m := &broker.Message{Dest: dest, Priority: broker.DefaultPriority}
 	var ttl *uint32
 	if h := wm.Header; h != nil {
@@ -115,6 +121,7 @@ func toBroker(wm *wire.Message, dest broker.Destination, anonymous bool, now tim
 	default:
 		m.Body = bytes.Join(wm.Data, nil)
 	}
+	m.AMQP = keepSections(wm, enc, m)
 	return m, nil
 }
 
@@ -125,8 +132,11 @@ func applicationProperties(m *broker.Message, props wire.Map, p *wire.Properties
 		if !ok {
 			return fmt.Errorf("application-properties key of type %T, not string", e.Key)
 		}
-		if e.Value == nil {
-			continue // a null property is the same as none
+		switch e.Value.(type) {
+		case nil, wire.Decimal32, wire.Decimal64, wire.Decimal128:
+			// No text form for other protocols (a null is the same as no
+			// property there); AMQP receivers still get them, unchanged.
+			continue
 		}
 		if name == headerDupID {
 			switch v := e.Value.(type) {
@@ -201,7 +211,7 @@ func propertyString(v any) (string, error) {
 	case wire.UUID:
 		return formatUUID(v), nil
 	case []byte:
-		return string(v), nil
+		return strings.ToUpper(hex.EncodeToString(v)), nil
 	}
 	return "", fmt.Errorf("values of type %T are not allowed", v)
 }

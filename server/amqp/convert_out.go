@@ -23,21 +23,29 @@ import (
 //	GroupID, GroupSeq    properties.group-id, group-sequence (when set; -1 as 0xFFFFFFFF)
 //	Headers, DupID       application-properties (string values; _AMQ_DUPL_ID)
 //	Body                 one data section, or the amqp-value / amqp-sequence it came as
-func fromBroker(d *broker.Delivery, now time.Time) []byte {
+//
+// A message sent over AMQP goes out instead as the producer sent it, with
+// only the header (and possibly an annotation) being the broker's: see
+// passthrough.go.
+func fromBroker(d *broker.Delivery, now time.Time, log func(msg string, args ...any)) []byte {
 	m := d.Message
-	wm := &wire.Message{}
-
-	h := &wire.Header{Durable: m.Persistent, Priority: m.Priority}
-	if m.Expires > 0 {
-		ttl := uint32(max(1, min(m.Expires-now.UnixMilli(), 0xffffffff)))
-		h.TTL = &ttl
+	h := header(d, now)
+	if m.AMQP != nil {
+		k, err := parseKept(m.AMQP)
+		if err == nil {
+			out := make([]byte, 0, len(m.AMQP)+len(m.Body)+64)
+			if h != nil {
+				out = wire.AppendHeader(out, h)
+			}
+			if out, err = appendKept(out, k, m); err == nil {
+				return out
+			}
+		}
+		// Not expected (the connector wrote it): the fields still carry
+		// the message, so it goes out re-encoded rather than not at all.
+		log("amqp stored sections unreadable; re-encoding the message", "id", m.ID, "err", err)
 	}
-	if d.DeliveryCount > 1 {
-		h.DeliveryCount = uint32(d.DeliveryCount - 1)
-	}
-	if h.Durable || h.Priority != wire.DefaultPriority || h.TTL != nil || h.DeliveryCount > 0 {
-		wm.Header = h
-	}
+	wm := &wire.Message{Header: h}
 
 	p := &wire.Properties{
 		MessageID:     m.ID,
@@ -117,4 +125,22 @@ func splitValues(b []byte) [][]byte {
 		b = b[n:]
 	}
 	return out
+}
+
+// header is the broker's header section for a delivery, nil when every
+// field has its default.
+func header(d *broker.Delivery, now time.Time) *wire.Header {
+	m := d.Message
+	h := &wire.Header{Durable: m.Persistent, Priority: m.Priority}
+	if m.Expires > 0 {
+		ttl := uint32(max(1, min(m.Expires-now.UnixMilli(), 0xffffffff)))
+		h.TTL = &ttl
+	}
+	if d.DeliveryCount > 1 {
+		h.DeliveryCount = uint32(d.DeliveryCount - 1)
+	}
+	if h.Durable || h.Priority != wire.DefaultPriority || h.TTL != nil || h.DeliveryCount > 0 {
+		return h
+	}
+	return nil
 }

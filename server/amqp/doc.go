@@ -31,25 +31,34 @@
 //     message by MaxMessageSize, unconfirmed sends by ProducerCredit per
 //     link, deliveries by each consumer's prefetch.
 //
-// Mapping choices other protocols' connectors should know (details in
-// convert_in.go, convert_out.go and session.settle):
+// Mapping choices other protocols' connectors should know (the full tables
+// are in docs/amqp.md; details in convert_in.go, convert_out.go,
+// passthrough.go and session.settle):
 //   - The container-id is the broker client id: a second connection with
 //     the same container-id takes the first one's place (link stealing).
-//   - Application-property values are stored as strings; _AMQ_DUPL_ID
-//     becomes Message.DupID. The producer's message-id is kept in the
-//     header JMS_AMQP_MESSAGE_ID (the broker assigns Message.ID), and a
-//     body that was not data sections is marked with the header
-//     amq-msg-type ("text" for an amqp-value string, whose UTF-8 bytes are
-//     the body).
-//   - Accepted acknowledges. Released, Modified and Rejected all redeliver
-//     through Consumer.Nack, counted, reaching the DLQ after
-//     MaxRedeliveries: ActiveMQ does not count Released and dead-letters
-//     Rejected at once, which the broker core has no operation for.
+//   - AMQP to AMQP the bare message is passed through unchanged, byte for
+//     byte (broker.Message.AMQP); the broker's additions are only in the
+//     header and the message annotations.
+//   - For the other protocols, application-property values are stored as
+//     text (typed values in their text form; nulls and decimals omitted);
+//     _AMQ_DUPL_ID becomes Message.DupID. The producer's message-id is
+//     kept in the header JMS_AMQP_MESSAGE_ID (the broker assigns
+//     Message.ID), and a body that was not data sections is marked with
+//     the header amq-msg-type ("text" for an amqp-value string, whose
+//     UTF-8 bytes are the body).
+//   - Accepted acknowledges. Released and Modified return the message
+//     (Modified with delivery-failed counted, reaching the DLQ after
+//     MaxRedeliveries); Rejected and Modified with undeliverable-here
+//     dead-letter it at once.
 //   - A durable (non-zero durability), never-expiring source on a topic is
 //     a durable subscription named after the link; detaching it with
 //     closed=true deletes it.
+//   - Dynamic sources and targets are temporary queues (broker/temp.go),
+//     deleted when their link or connection ends; a queue source with
+//     distribution-mode copy is a browser (Session.Browse); the
+//     coordinator link runs local transactions on the broker session's
+//     transactions (coordinator.go).
 //
-// Not supported (refused with amqp:not-implemented): transactions (the
-// coordinator link), dynamic (temporary) nodes, and resuming links with
-// unsettled state.
+// Not supported: distributed transactions and transactional acquisition,
+// and resuming links with unsettled state.
 package amqp

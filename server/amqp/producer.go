@@ -33,15 +33,22 @@ func (p *producer) push(r *sendReq) {
 	}
 }
 
-// run sends until ctx ends; what is still queued then was never confirmed
-// to the peer, which will resend it.
-func (p *producer) run(ctx context.Context) {
+// run sends until stop is closed, then sends what is still queued: every
+// transfer fully received before the connection ended (an orderly close
+// right after a burst of sends, or a dropped socket) reaches the broker,
+// pre-settled ones included, which the peer would never resend. Only the
+// broker's shutdown (ctx, the server's context) abandons the queue; those
+// sends were never confirmed, so the peer still has them.
+func (p *producer) run(ctx context.Context, stop <-chan struct{}) {
 	var batch []*sendReq
 	for {
+		stopping := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.wake:
+		case <-stop:
+			stopping = true
 		}
 		p.mu.Lock()
 		batch, p.q = p.q, batch[:0]
@@ -50,12 +57,31 @@ func (p *producer) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			p.c.bs.Send(ctx, r.msg, "", func(err error) {
-				p.c.inbox.push(event{sent: r, err: err})
-			})
+			r.run(ctx, p.c)
 			batch[i] = nil
 		}
+		if stopping {
+			// The loop has ended, so nothing is pushed any more: one more
+			// pass after the stop signal found the queue complete.
+			p.mu.Lock()
+			empty := len(p.q) == 0
+			p.mu.Unlock()
+			if empty {
+				return
+			}
+		}
 	}
+}
+
+// run hands one request to the broker.
+func (r *sendReq) run(ctx context.Context, c *conn) {
+	if r.op != nil {
+		r.op(ctx, func(err error) { c.inbox.push(event{sent: r, err: err}) })
+		return
+	}
+	c.bs.Send(ctx, r.msg, r.tx, func(err error) {
+		c.inbox.push(event{sent: r, err: err})
+	})
 }
 
 func isContextErr(err error) bool {

@@ -1,6 +1,7 @@
 package amqp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -31,12 +32,15 @@ type receiverLink struct {
 	outstanding   int    // messages given to the broker, not yet confirmed
 	cur           *incoming
 	closed        bool
+	temp          bool // dest is a temporary queue made for this link (dynamic target)
+	coord         bool // a link to the transaction coordinator (coordinator.go)
 }
 
 // incoming is a delivery whose frames are still arriving.
 type incoming struct {
 	id      uint32
 	settled bool
+	txn     []byte // the transaction the transfer belongs to, if any
 	buf     []byte
 	counted int // bytes of buf counted in conn.partialBytes
 }
@@ -47,6 +51,13 @@ type sendReq struct {
 	id      uint32 // delivery id
 	settled bool   // pre-settled by the peer: no disposition
 	msg     *broker.Message
+	tx      string // the broker transaction the send belongs to, if any
+	txn     []byte // its AMQP id, for the transactional state we answer with
+	// op, when set, runs instead of a send (a transaction's discharge, a
+	// temporary queue's deletion), so that it is ordered after the sends
+	// before it; opDone then runs on the loop with its result.
+	op     func(ctx context.Context, done func(error))
+	opDone func(error)
 }
 
 func (s *session) attachReceiver(p *wire.Attach) error {
@@ -59,15 +70,23 @@ func (s *session) attachReceiver(p *wire.Attach) error {
 	l := &receiverLink{s: s, handle: p.Handle, name: p.Name, rcvMode: p.RcvSettleMode,
 		deliveryCount: p.InitialDeliveryCount}
 	switch {
-	case p.Coordinator:
-		s.refuse(reply, wire.CondNotImplemented, "transactions are not supported")
-		return nil
+	case p.Coordinator != nil:
+		// Local transactions only: the capabilities we support are echoed.
+		reply.Coordinator = &wire.Coordinator{Capabilities: []wire.Symbol{capLocalTransactions}}
+		l.coord = true
 	case p.Target == nil:
 		s.refuse(reply, wire.CondInvalidField, "attach without a target")
 		return nil
 	case p.Target.Dynamic:
-		s.refuse(reply, wire.CondNotImplemented, "dynamic targets (temporary queues) are not supported")
-		return nil
+		d, err := s.c.createTemp()
+		if err != nil {
+			s.refuse(reply, wire.CondInternalError, err.Error())
+			return nil
+		}
+		t := *p.Target
+		t.Address = d.String()
+		reply.Target = &t
+		l.dest, l.temp = d, true
 	case p.Target.Address == "":
 		l.anonymous = true
 	default:
@@ -153,6 +172,9 @@ func (l *receiverLink) onTransfer(p *wire.Transfer, payload []byte) error {
 	if p.Settled != nil && *p.Settled {
 		l.cur.settled = true
 	}
+	if ts, ok := p.State.(*wire.TransactionalState); ok {
+		l.cur.txn = ts.TxnID
+	}
 	if p.Aborted {
 		l.dropPartial() // the sender gave up on it: nothing was delivered
 		return nil
@@ -195,13 +217,26 @@ func (l *receiverLink) deliver(d *incoming) {
 		l.reject(d, wire.CondDecodeError, err)
 		return
 	}
-	m, err := toBroker(wm, l.dest, l.anonymous, time.Now())
+	if l.coord {
+		l.control(d, wm)
+		return
+	}
+	var tx string
+	if d.txn != nil {
+		t := l.s.c.txns[string(d.txn)]
+		if t == nil {
+			l.reject(d, wire.CondTxUnknownID, fmt.Errorf("transfer in transaction %x, which is not declared", d.txn))
+			return
+		}
+		tx = t.name
+	}
+	m, err := toBroker(wm, d.buf, l.dest, l.anonymous, time.Now())
 	if err != nil {
 		l.reject(d, wire.CondInvalidField, err)
 		return
 	}
 	l.outstanding++
-	l.s.c.prod.push(&sendReq{link: l, id: d.id, settled: d.settled, msg: m})
+	l.s.c.prod.push(&sendReq{link: l, id: d.id, settled: d.settled, msg: m, tx: tx, txn: d.txn})
 }
 
 func (l *receiverLink) reject(d *incoming, cond wire.Symbol, err error) {
@@ -222,6 +257,9 @@ func (l *receiverLink) onSent(r *sendReq, err error) {
 		if err != nil {
 			l.s.c.log.Info("amqp send failed", "link", l.name, "dest", r.msg.Dest.String(), "err", err)
 			l.dispose(r.id, &wire.Rejected{Error: &wire.Error{Condition: sendErrorCondition(err), Description: err.Error()}})
+		} else if r.txn != nil {
+			// Accepted provisionally: it takes effect at commit.
+			l.dispose(r.id, &wire.TransactionalState{TxnID: r.txn, Outcome: wire.Accepted{}})
 		} else {
 			l.dispose(r.id, wire.Accepted{})
 		}
@@ -262,6 +300,15 @@ func (l *receiverLink) dropPartial() {
 // close marks the link closed: messages already with the producer are
 // still sent, but no outcome is reported for them.
 func (l *receiverLink) close() {
+	if l.closed {
+		return
+	}
 	l.closed = true
 	l.dropPartial()
+	if l.coord {
+		l.s.c.rollbackAll(l)
+	}
+	if l.temp {
+		l.s.c.dropTemp(l.dest)
+	}
 }

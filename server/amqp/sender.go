@@ -32,6 +32,9 @@ type senderLink struct {
 	presettled bool
 	rcvSecond  bool // the receiver settles only after our confirmation
 	durable    bool // a durable topic subscription named after the link
+	temp       bool // the source is a temporary queue made for this link (dynamic source)
+	browse     bool // distribution-mode copy on a queue: a browser, which consumes nothing
+	browser    *broker.QueueBrowser
 
 	consumer  *broker.Consumer
 	subFailed bool
@@ -77,26 +80,35 @@ func (s *session) attachSender(p *wire.Attach) error {
 		s.refuse(reply, wire.CondInvalidField, "attach without a source")
 		return nil
 	}
+	var d broker.Destination
+	var err error
+	src := *p.Source
 	if p.Source.Dynamic {
-		s.refuse(reply, wire.CondNotImplemented, "dynamic sources (temporary queues) are not supported")
-		return nil
-	}
-	d, err := broker.ParseDestination(p.Source.Address)
-	if err != nil {
+		// A temporary queue, named here and deleted when the link ends.
+		if d, err = s.c.createTemp(); err != nil {
+			s.refuse(reply, wire.CondInternalError, err.Error())
+			return nil
+		}
+		src.Address = d.String()
+	} else if d, err = broker.ParseDestination(p.Source.Address); err != nil {
 		s.refuse(reply, wire.CondInvalidField, err.Error())
 		return nil
 	}
-	if err := s.c.bs.Check(broker.ActionRead, d); err != nil {
-		s.refuse(reply, wire.CondUnauthorizedAccess, err.Error())
-		return nil
+	if !p.Source.Dynamic {
+		// A temporary queue belongs to this connection; any other source
+		// needs read rights.
+		if err := s.c.bs.Check(broker.ActionRead, d); err != nil {
+			s.refuse(reply, wire.CondUnauthorizedAccess, err.Error())
+			return nil
+		}
 	}
-	src := *p.Source
 	reply.Source = &src
 	l := &senderLink{
 		s: s, handle: p.Handle, name: p.Name,
 		presettled: p.SndSettleMode == wire.SndSettled,
 		rcvSecond:  p.RcvSettleMode == wire.RcvSecond,
 		opts:       broker.ConsumerOptions{Dest: d, AckMode: broker.AckIndividual, Prefetch: s.c.srv.opts.Prefetch},
+		temp:       p.Source.Dynamic,
 	}
 	if l.presettled {
 		l.opts.AckMode = broker.AckAuto
@@ -125,11 +137,14 @@ func (s *session) attachSender(p *wire.Attach) error {
 			l.opts.DurableName = p.Name
 		}
 	} else {
-		src.DistributionMode = "move"
 		if d.IsWildcard() {
 			s.refuse(reply, wire.CondNotAllowed, "cannot consume from the wildcard queue "+d.String())
 			return nil
 		}
+		if p.Source.DistributionMode == "copy" {
+			return s.attachBrowser(l, reply, &src)
+		}
+		src.DistributionMode = "move"
 	}
 	s.senders[p.Handle] = l
 	s.c.write(s.ch, reply, nil)
@@ -181,7 +196,8 @@ func (l *senderLink) onFlow(p *wire.Flow) error {
 		}
 	}
 	l.drain = p.Drain
-	if l.consumer == nil && !l.subFailed && l.credit > 0 {
+	l.fillBrowse()
+	if l.consumer == nil && !l.subFailed && !l.browse && l.credit > 0 {
 		if err := l.subscribe(int(l.credit)); err != nil {
 			return err
 		}
@@ -279,12 +295,18 @@ func (s *session) startDelivery(l *senderLink, d *broker.Delivery) {
 	s.nextDeliveryID++
 	tag := binary.BigEndian.AppendUint64(nil, l.nextTag)
 	l.nextTag++
-	s.partial = &outTransfer{link: l, id: id, tag: tag, settled: l.presettled, payload: fromBroker(d, time.Now())}
-	if l.presettled {
+	s.partial = &outTransfer{link: l, id: id, tag: tag, settled: l.presettled, payload: fromBroker(d, time.Now(), s.c.log.Warn)}
+	switch {
+	case l.browse:
+		// A browser's deliveries consume nothing, whatever their outcome.
+		if !l.presettled {
+			s.unsettled[id] = &outDelivery{link: l, msgID: d.Message.ID}
+		}
+	case l.presettled:
 		// At-most-once: acknowledged once written (broker.AckAuto).
 		c, msgID := l.consumer, d.Message.ID
 		s.c.afterFlush = append(s.c.afterFlush, func() { c.Ack(msgID, "", false, nil) })
-	} else {
+	default:
 		s.unsettled[id] = &outDelivery{link: l, msgID: d.Message.ID}
 	}
 }
@@ -327,6 +349,34 @@ func (s *session) settle(id uint32, d *outDelivery, p *wire.Disposition) {
 	if state == nil && p.Settled {
 		state = wire.Accepted{}
 	}
+	if d.link.browse {
+		if _, terminal := state.(*wire.Received); terminal || state == nil {
+			return
+		}
+		delete(s.unsettled, id) // a copy: nothing to acknowledge
+		if !p.Settled {
+			s.c.write(s.ch, &wire.Disposition{Role: wire.RoleSender, First: id, Settled: true, State: state}, nil)
+		}
+		return
+	}
+	if ts, ok := state.(*wire.TransactionalState); ok {
+		if ts.Outcome == nil {
+			return // transactional acquisition only: not supported, nothing to do
+		}
+		outcome, err := s.txnAckFor(d, ts)
+		if err != nil {
+			s.c.log.Info("amqp transactional disposition ignored", "err", err)
+			return
+		}
+		if outcome == nil { // acknowledged in the transaction
+			delete(s.unsettled, id)
+			if !p.Settled {
+				s.c.write(s.ch, &wire.Disposition{Role: wire.RoleSender, First: id, Settled: true, State: ts}, nil)
+			}
+			return
+		}
+		state = outcome
+	}
 	c := d.link.consumer
 	switch state.(type) {
 	case wire.Accepted:
@@ -363,7 +413,7 @@ func (l *senderLink) close(closed bool) {
 		return
 	}
 	l.closed = true
-	l.pending = nil
+	l.pending, l.browser = nil, nil
 	s := l.s
 	if s.partial != nil && s.partial.link == l {
 		s.partial = nil
@@ -373,6 +423,9 @@ func (l *senderLink) close(closed bool) {
 			delete(s.unsettled, id)
 		}
 	}
+	if l.temp {
+		defer s.c.dropTemp(l.opts.Dest) // after the consumer is closed
+	}
 	if l.consumer == nil {
 		return
 	}
@@ -380,6 +433,36 @@ func (l *senderLink) close(closed bool) {
 	if l.durable && closed {
 		if err := s.c.bs.Unsubscribe(l.opts.DurableName); err != nil {
 			s.c.log.Info("amqp durable subscription not removed", "name", l.opts.DurableName, "err", err)
+		}
+	}
+}
+
+// attachBrowser completes the attach of a queue browser (a source with
+// distribution-mode copy, ActiveMQ's activemq.mode=browse): it is sent
+// the messages waiting in the queue when it attached (in memory or paged
+// out to disk), as far as its credit goes, and consumes none of them.
+// Once it has them all, a drain completes at once: that is how a client
+// learns the browse is over.
+func (s *session) attachBrowser(l *senderLink, reply *wire.Attach, src *wire.Source) error {
+	br, err := s.c.bs.Browse(l.opts.Dest, l.opts.Selector)
+	if err != nil {
+		s.refuse(reply, wire.CondInternalError, err.Error())
+		return nil
+	}
+	src.DistributionMode = "copy"
+	l.browse, l.browser = true, br
+	s.senders[reply.Handle] = l
+	s.c.write(s.ch, reply, nil)
+	return nil
+}
+
+// fillBrowse takes from the browser as many messages as the credit allows,
+// no more, since messages paged out to disk are read for it. So whenever
+// a browser link has credit left and nothing pending, the browse is over.
+func (l *senderLink) fillBrowse() {
+	if want := int(l.credit) - len(l.pending); l.browser != nil && want > 0 {
+		for _, m := range l.browser.Next(want) {
+			l.pending = append(l.pending, &broker.Delivery{Message: m, DeliveryCount: 1})
 		}
 	}
 }

@@ -210,7 +210,7 @@ func (s *session) attach(p *wire.Attach) error {
 // with the reason at once (part 2, section 2.6.3).
 func (s *session) refuse(reply *wire.Attach, cond wire.Symbol, desc string) {
 	if reply.Role == wire.RoleReceiver {
-		reply.Target = nil
+		reply.Target, reply.Coordinator = nil, nil
 	} else {
 		reply.Source = nil
 	}

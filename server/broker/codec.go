@@ -6,21 +6,23 @@ import (
 	"fmt"
 )
 
-// The stored form of a message. Version 1 layout, all lengths uvarint:
+// The stored form of a message. Version 2 layout, all lengths uvarint:
 //
-//	1 | flags | priority | seq u64 | expires varint | timestamp varint | groupSeq varint
+//	2 | flags | priority | seq u64 | expires varint | timestamp varint | groupSeq varint
 //	| id | dest kind, name | correlation | replyTo | type | contentType | groupID | dupID
-//	| producer | nPath, path... | nHeaders, (name, value)... | body
+//	| producer | nPath, path... | nHeaders, (name, value)... | amqp | body
+//
+// Version 1 is the same without the amqp field (Message.AMQP).
 //
 // Only persistent messages are encoded; the format is versioned so that a
 // store written by an older broker stays readable.
-const codecVersion = 1
+const codecVersion = 2
 
 const flagPersistent = 1
 
 func encodeMessage(m *Message) []byte {
 	n := 64 + len(m.Body) + len(m.ID) + len(m.Dest.Name) + len(m.CorrelationID) + len(m.ReplyTo) +
-		len(m.Type) + len(m.ContentType) + len(m.GroupID) + len(m.DupID) + len(m.ProducerConn)
+		len(m.Type) + len(m.ContentType) + len(m.GroupID) + len(m.DupID) + len(m.ProducerConn) + len(m.AMQP)
 	for _, h := range m.Headers {
 		n += len(h.Name) + len(h.Value) + 4
 	}
@@ -51,6 +53,8 @@ func encodeMessage(m *Message) []byte {
 		b = appendStr(b, h.Name)
 		b = appendStr(b, h.Value)
 	}
+	b = binary.AppendUvarint(b, uint64(len(m.AMQP)))
+	b = append(b, m.AMQP...)
 	return append(b, m.Body...)
 }
 
@@ -125,8 +129,9 @@ func (d *decoder) str() string {
 
 func decodeMessage(b []byte) (*Message, error) {
 	d := &decoder{b: b}
-	if v := d.byte(); v != codecVersion {
-		return nil, fmt.Errorf("stored message version %d: %w", v, errCorrupt)
+	version := d.byte()
+	if version != 1 && version != codecVersion {
+		return nil, fmt.Errorf("stored message version %d: %w", version, errCorrupt)
 	}
 	m := &Message{}
 	flags := d.byte()
@@ -162,6 +167,15 @@ func decodeMessage(b []byte) (*Message, error) {
 		m.Headers = make([]Header, n)
 		for i := range m.Headers {
 			m.Headers[i] = Header{d.str(), d.str()}
+		}
+	}
+	if version >= 2 {
+		if n := d.uvarint(); n > 0 && d.err == nil {
+			if n > uint64(len(d.b)) {
+				return nil, errCorrupt
+			}
+			m.AMQP = append([]byte(nil), d.b[:n]...)
+			d.b = d.b[n:]
 		}
 	}
 	if d.err != nil {

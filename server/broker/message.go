@@ -99,6 +99,12 @@ type Message struct {
 	Headers       []Header // user properties
 	BrokerPath    []string // brokers this message passed through (network loop prevention)
 	ProducerConn  string   // id of the sending session, for noLocal
+	// AMQP is, for a message sent over AMQP 1.0, the sections the AMQP
+	// connector passes on unchanged to AMQP receivers (the producer's
+	// bare message and annotations), in that connector's own encoding.
+	// The broker stores it and never reads it; the fields above still
+	// carry the message for every other protocol.
+	AMQP []byte
 
 	seq  uint64 // store order, assigned by the broker
 	refs int32  // entries holding it; memory is released at zero
@@ -121,7 +127,7 @@ func (m *Message) Expired(nowMs int64) bool { return m.Expires > 0 && nowMs >= m
 // memSize is what a message costs against the memory limit: its body and
 // headers plus a fixed overhead for the structures that hold it.
 func (m *Message) memSize() int64 {
-	n := int64(len(m.Body)) + 256 + int64(len(m.ID)+len(m.CorrelationID)+len(m.ReplyTo)+len(m.GroupID)+len(m.DupID))
+	n := int64(len(m.Body)+len(m.AMQP)) + 256 + int64(len(m.ID)+len(m.CorrelationID)+len(m.ReplyTo)+len(m.GroupID)+len(m.DupID))
 	for _, h := range m.Headers {
 		n += int64(len(h.Name) + len(h.Value) + 32)
 	}

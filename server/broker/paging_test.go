@@ -14,7 +14,7 @@ import (
 	"github.com/tethermq/tether/server/store"
 )
 
-func sendSync(t *testing.T, s *Session, m *Message) {
+func sendOK(t *testing.T, s *Session, m *Message) {
 	t.Helper()
 	done := make(chan error, 1)
 	s.Send(context.Background(), m, "", func(err error) { done <- err })
@@ -95,7 +95,7 @@ func TestPersistentBacklogPagesThroughSmallMemory(t *testing.T) {
 	var peak int64
 	for i := range n {
 		m := &Message{Dest: Destination{Queue, "backlog"}, Body: append([]byte(fmt.Sprintf("%05d:", i)), body...), Persistent: true}
-		sendSync(t, s, m)
+		sendOK(t, s, m)
 		peak = max(peak, b.MemoryUsage())
 	}
 	st := queueStats(b, "backlog")
@@ -148,7 +148,7 @@ func TestPagedGroupsKeepOrder(t *testing.T) {
 	const groups, per = 8, 400
 	for i := range per {
 		for g := range groups {
-			sendSync(t, s, &Message{Dest: Destination{Queue, "g"}, Body: []byte(fmt.Sprintf("%d:%d", g, i)),
+			sendOK(t, s, &Message{Dest: Destination{Queue, "g"}, Body: []byte(fmt.Sprintf("%d:%d", g, i)),
 				Persistent: true, GroupID: fmt.Sprint("g", g), Priority: 4})
 		}
 	}
@@ -229,7 +229,7 @@ func TestRecoveryReadsNoMessageValues(t *testing.T) {
 	b, stop := newTestBroker(t, dir, Config{})
 	s, _ := b.NewSession(SessionOptions{})
 	for i := range 3000 {
-		sendSync(t, s, &Message{Dest: Destination{Queue, "r"}, Body: []byte(fmt.Sprint(i)), Persistent: true})
+		sendOK(t, s, &Message{Dest: Destination{Queue, "r"}, Body: []byte(fmt.Sprint(i)), Persistent: true})
 	}
 	stop()
 	st, err := store.OpenJournal(dir, store.JournalOptions{SegmentSize: 1 << 20})
@@ -277,7 +277,7 @@ func TestStoreLimitBlocksThenFailsPersistentSends(t *testing.T) {
 	}
 	defer b.Close()
 	s, _ := b.NewSession(SessionOptions{})
-	sendSync(t, s, &Message{Dest: Destination{Queue, "l"}, Body: []byte("before"), Persistent: true})
+	sendOK(t, s, &Message{Dest: Destination{Queue, "l"}, Body: []byte("before"), Persistent: true})
 
 	us.set(store.Usage{DiskBytes: 100 << 20})
 	testutil.Eventually(t, 2*time.Second, func() bool { return b.StoreUsage().DiskBytes == 100<<20 }, "usage polled")
@@ -290,7 +290,7 @@ func TestStoreLimitBlocksThenFailsPersistentSends(t *testing.T) {
 	}
 	t.Logf("refusal: %v", err)
 	// Non-persistent messages are not the store's business.
-	sendSync(t, s, &Message{Dest: Destination{Queue, "l"}, Body: []byte("np")})
+	sendOK(t, s, &Message{Dest: Destination{Queue, "l"}, Body: []byte("np")})
 
 	// A waiting send completes once space is freed.
 	go s.Send(context.Background(), &Message{Dest: Destination{Queue, "l"}, Body: []byte("waits"), Persistent: true}, "", func(err error) { done <- err })

@@ -14,6 +14,9 @@ import (
 func FuzzDecode(f *testing.F) {
 	f.Add(AppendFrame(nil, 0, &Open{ContainerID: "seed"}, nil))
 	f.Add([]byte{0xf0, 0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0x40})
+	f.Add(AppendFrame(nil, 0, &Attach{Name: "c", Role: RoleSender, Source: &Source{}, Coordinator: &Coordinator{}}, nil))
+	f.Add(AppendFrame(nil, 0, &Disposition{First: 1, State: &TransactionalState{TxnID: []byte{1}, Outcome: Accepted{}}}, nil))
+	f.Add(AppendDischarge(nil, &Discharge{TxnID: []byte{1}, Fail: true}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if v, _, err := Decode(data); err == nil {
 			// The re-encoding may be shorter (compact forms), so it gets the
@@ -36,6 +39,9 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		_, _ = ReadFrame(bytes.NewReader(data), 1<<16)
+		if v, _, err := Decode(data); err == nil {
+			_, _ = DecodeTxnControl(v)
+		}
 	})
 }
 

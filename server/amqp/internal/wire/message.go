@@ -18,6 +18,37 @@ type Message struct {
 	HasValue              bool
 	Sequences             [][]byte // each amqp-sequence section's encoded list
 	Footer                Map
+	// Sections locates each decoded section in the input, in wire order,
+	// so that a receiver can pass encoded sections on unchanged (the bare
+	// message is immutable for intermediaries: part 3, section 3.2).
+	Sections []Section
+}
+
+// Section is where one section lies in a decoded message's encoding.
+type Section struct {
+	Code       uint64 // the section's descriptor code (0x70 header ... 0x78 footer)
+	Start, End int    // byte offsets: encoding[Start:End] is the whole section
+}
+
+// Section descriptor codes a receiver may look for in Message.Sections.
+const (
+	SectionHeader                = codeHeader
+	SectionDeliveryAnnotations   = codeDeliveryAnnotations
+	SectionMessageAnnotations    = codeMessageAnnotations
+	SectionProperties            = codeProperties
+	SectionApplicationProperties = codeApplicationProperties
+	SectionData                  = codeData
+	SectionAMQPSequence          = codeAMQPSequence
+	SectionAMQPValue             = codeAMQPValue
+	SectionFooter                = codeFooter
+)
+
+// AppendHeader appends an encoded header section.
+func AppendHeader(b []byte, h *Header) []byte { return h.appendTo(b) }
+
+// AppendMessageAnnotations appends an encoded message-annotations section.
+func AppendMessageAnnotations(b []byte, ann Map) []byte {
+	return appendSection(b, codeMessageAnnotations, ann)
 }
 
 // Header is the message header section (section 3.2.1).
@@ -169,6 +200,7 @@ func decodeMessage(b []byte, minBudget int) (*Message, error) {
 			return nil, decodeErr("message", "section %#x repeated", code)
 		}
 		seen[code] = true
+		m.Sections = append(m.Sections, Section{Code: code, Start: start, End: off})
 		if err := m.section(code, d, b[start:off]); err != nil {
 			return nil, err
 		}

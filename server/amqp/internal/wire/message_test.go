@@ -36,6 +36,21 @@ func TestMessageRoundTrip(t *testing.T) {
 		if m.HasValue && m.ValueRaw == nil {
 			m.ValueRaw = AppendValue(nil, m.Value)
 		}
+		// Sections tile the encoding, in order, each where its bytes are.
+		off := 0
+		for _, sec := range got.Sections {
+			if sec.Start != off || sec.End <= sec.Start {
+				t.Errorf("section %#x at [%d:%d], want it to start at %d", sec.Code, sec.Start, sec.End, off)
+			}
+			if one, err := DecodeMessage(enc[sec.Start:sec.End]); err != nil || len(one.Sections) != 1 || one.Sections[0].Code != sec.Code {
+				t.Errorf("section %#x bytes do not decode alone as that section: %v", sec.Code, err)
+			}
+			off = sec.End
+		}
+		if off != len(enc) {
+			t.Errorf("sections end at %d of %d bytes", off, len(enc))
+		}
+		got.Sections = nil
 		if !reflect.DeepEqual(got, m) {
 			t.Errorf("round trip:\n got %#v\nwant %#v", got, m)
 		}

@@ -116,7 +116,7 @@ func (p *Begin) decode(l List) error {
 }
 
 // Attach attaches a link to a session (section 2.7.3). Target is nil and
-// Coordinator true when the peer attaches to a transaction coordinator.
+// Coordinator set when the peer attaches to a transaction coordinator.
 type Attach struct {
 	Name                 string
 	Handle               uint32
@@ -125,7 +125,7 @@ type Attach struct {
 	RcvSettleMode        uint8 // default RcvFirst
 	Source               *Source
 	Target               *Target
-	Coordinator          bool
+	Coordinator          *Coordinator
 	InitialDeliveryCount uint32
 	MaxMessageSize       uint64 // 0 = no limit
 	OfferedCapabilities  []Symbol
@@ -143,7 +143,11 @@ func (p *Attach) appendTo(b []byte) []byte {
 	w.ubyte(p.SndSettleMode)
 	w.ubyte(p.RcvSettleMode)
 	w.composite(p.Source, p.Source != nil)
-	w.composite(p.Target, p.Target != nil)
+	if p.Coordinator != nil {
+		w.composite(p.Coordinator, true)
+	} else {
+		w.composite(p.Target, p.Target != nil)
+	}
 	w.null() // unsettled
 	w.null() // incomplete-unsettled
 	if p.Role == RoleSender {
@@ -188,8 +192,8 @@ func (p *Attach) decode(l List) error {
 	})
 	r.composite(6, func(d Described) (err error) {
 		if code, ok := descriptorCode(d.Descriptor); ok && code == codeCoordinator {
-			p.Coordinator = true
-			return nil
+			p.Coordinator, err = decodeCoordinator(d)
+			return err
 		}
 		p.Target, err = decodeTarget(d)
 		return err

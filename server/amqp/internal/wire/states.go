@@ -137,6 +137,9 @@ func decodeState(v any) (DeliveryState, error) {
 		return nil, decodeErr("delivery state", "not a described value: %T", v)
 	}
 	code, known := descriptorCode(d.Descriptor)
+	if known && (code == codeDeclared || code == codeTransactionalState) {
+		return decodeTxnState(d, code)
+	}
 	if !known || code < codeReceived || code > codeModified {
 		return &UnknownState{Descriptor: d.Descriptor}, nil
 	}
