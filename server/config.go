@@ -48,7 +48,7 @@ type Config struct {
 	// space fails after this long; unset, it waits for space.
 	SendFailIfNoSpaceAfterTimeout Duration `yaml:"sendFailIfNoSpaceAfterTimeout"`
 	// JournalMaxFileLength is the size of each journal file (KahaDB's
-	// name; default 16 MiB). Space is reclaimed a file at a time.
+	// name; default 8 MiB). Space is reclaimed a file at a time.
 	JournalMaxFileLength ByteSize `yaml:"journalMaxFileLength"`
 	// MaxRedeliveries before a message goes to ActiveMQ.DLQ (default 6).
 	MaxRedeliveries int `yaml:"maxRedeliveries"`

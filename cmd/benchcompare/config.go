@@ -23,6 +23,8 @@ type config struct {
 	kills          int // refbroker pairs and ActiveMQ at 200 ms
 	amqDefaultKill int // ActiveMQ at its default 10 s lock interval
 	failover       bool
+	backlog        bool
+	workloads      string // comma-separated ids of (a)-(d) to run; "" = all, "none" = none
 	timeout        time.Duration
 	args           []string // as given, for the report
 }
@@ -49,6 +51,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.kills, "kills", 0, "kill -9 per refbroker pair and for ActiveMQ at 200 ms (default 10, --quick 3)")
 	fs.IntVar(&c.amqDefaultKill, "activemq-default-kills", 0, "kill -9 for ActiveMQ at its default 10 s lock interval (default 3, --quick 1)")
 	fs.BoolVar(&c.failover, "failover", true, "measure failover (e)")
+	fs.BoolVar(&c.backlog, "backlog", true, "measure (g): a 1.2 GB persistent backlog (120 MB with --quick), a kill -9 under it, the drain")
+	fs.StringVar(&c.workloads, "workloads", "", "only these scenarios of (a)-(d), comma-separated ids (e.g. b,c), or none")
 	fs.DurationVar(&c.timeout, "timeout", 0, "give up after this long (default 40m, --quick 15m)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -74,8 +74,15 @@ func compare(ctx context.Context, cfg *config, log *slog.Logger) error {
 		return err
 	}
 	ports := newPortPicker()
-	if err := runWorkloads(ctx, cfg, bins, work, ports, rep, func() error { return measureDisk(ctx, work, rep, log) }, log); err != nil {
-		return err
+	if cfg.workloads != "none" {
+		if err := runWorkloads(ctx, cfg, bins, work, ports, rep, func() error { return measureDisk(ctx, work, rep, log) }, log); err != nil {
+			return err
+		}
+	}
+	if cfg.backlog {
+		if err := runBacklog(ctx, cfg, bins, work, ports, rep, log); err != nil {
+			return err
+		}
 	}
 	if cfg.failover {
 		if err := runFailovers(ctx, cfg, bins, work, ports, rep, log); err != nil {

@@ -26,6 +26,7 @@ type report struct {
 	memIdle   map[string]memory
 	memAfter  map[string]memory
 	failovers []failoverRow
+	backlog   map[string]*backlogResult // (g), by broker
 	problems  []string // runs that failed; the report lists them
 }
 

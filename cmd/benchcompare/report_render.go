@@ -24,6 +24,7 @@ func (r *report) render(b *strings.Builder) {
 	r.renderReading(b)
 	r.renderWorkloads(b)
 	r.renderFailover(b)
+	r.renderBacklog(b)
 	r.renderMemory(b)
 	r.renderDisk(b)
 	r.renderEnvironment(b)
@@ -55,6 +56,9 @@ func (r *report) renderSummary(b *strings.Builder) {
 	b.WriteString("Ratio: refbroker ÷ ActiveMQ for rates, ActiveMQ ÷ refbroker for times and memory; above 1x, refbroker is ahead.\n\n")
 	fmt.Fprintf(b, "| | scenario | measure | refbroker | %s | ratio | target |\n|---|---|---|--:|--:|--:|---|\n", amq)
 	rate := func(id, what string, f func(sample) float64, target float64) {
+		if len(r.samples[id]) == 0 {
+			return // not run (--workloads)
+		}
 		w := r.workload(id)
 		ref, other := r.med(id, nameRef, f), r.med(id, nameAMQ, f)
 		t := "-"
@@ -65,11 +69,13 @@ func (r *report) renderSummary(b *strings.Builder) {
 	}
 	rate("a", "msgs/s end to end", e2eRate, 3)
 	rate("b", "confirmed msgs/s", sendRate, 2)
-	_, _, ceil := r.ceiling()
-	refC := r.med("c", nameRef, sendRate)
-	fmt.Fprintf(b, "| (c) | %s | confirmed msgs/s | %s | %s | %s | ≥ 50%% of the %s msgs/s ceiling: %.0f%%, %s |\n",
-		r.workload("c").title, num(refC), num(r.med("c", nameAMQ, sendRate)), ratio(refC, r.med("c", nameAMQ, sendRate)),
-		num(ceil), 100*refC/ceil, verdict(refC >= ceil/2))
+	if len(r.samples["c"]) > 0 {
+		_, _, ceil := r.ceiling()
+		refC := r.med("c", nameRef, sendRate)
+		fmt.Fprintf(b, "| (c) | %s | confirmed msgs/s | %s | %s | %s | ≥ 50%% of the %s msgs/s ceiling: %.0f%%, %s |\n",
+			r.workload("c").title, num(refC), num(r.med("c", nameAMQ, sendRate)), ratio(refC, r.med("c", nameAMQ, sendRate)),
+			num(ceil), 100*refC/ceil, verdict(refC >= ceil/2))
+	}
 	rate("d", "msgs/s end to end", e2eRate, 0)
 	rate("d0", "msgs/s end to end", e2eRate, 0)
 	for _, pair := range r.failoverPairs() {
@@ -81,6 +87,7 @@ func (r *report) renderSummary(b *strings.Builder) {
 			strings.TrimSuffix(ref.lock, " (default)"), strings.TrimSuffix(other.lock, " (default)"), dur(ref.median()), dur(ref.p95()), dur(other.median()), dur(other.p95()),
 			ratio(other.median().Seconds(), ref.median().Seconds()))
 	}
+	r.summarizeBacklog(b)
 	if idle, ok := r.memIdle[nameRef]; ok {
 		other := r.memIdle[nameAMQ]
 		fmt.Fprintf(b, "| (f) | broker memory, idle | RSS MiB | %.1f | %.1f | %s | ≤ 30 MB: %s |\n",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -64,7 +65,7 @@ func runWorkloads(ctx context.Context, cfg *config, bins binaries, work string, 
 		rep.memIdle[t.name] = m
 	}
 
-	rep.workloads = workloads(cfg.quick)
+	rep.workloads = selectWorkloads(workloads(cfg.quick), cfg.workloads)
 	warm := 2 * time.Second
 	if cfg.quick {
 		warm = time.Second
@@ -149,4 +150,23 @@ func pause(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
+}
+
+// selectWorkloads keeps the workloads named in ids (comma-separated; all
+// when empty).
+func selectWorkloads(all []workload, ids string) []workload {
+	if ids == "" {
+		return all
+	}
+	want := map[string]bool{}
+	for _, id := range strings.Split(ids, ",") {
+		want[strings.TrimSpace(id)] = true
+	}
+	var out []workload
+	for _, w := range all {
+		if want[w.id] {
+			out = append(out, w)
+		}
+	}
+	return out
 }

@@ -18,15 +18,20 @@ type workload struct {
 	producers, consumers int
 	persistent, confirm  bool
 	inFlight, groups     int
+	size                 string // default 1KiB
 	count                int64
 	duration             time.Duration
 }
 
 // args renders the tether bench flags (the URI comes separately).
 func (w workload) args() []string {
+	size := w.size
+	if size == "" {
+		size = "1KiB"
+	}
 	a := []string{
 		"--producers", strconv.Itoa(w.producers), "--consumers", strconv.Itoa(w.consumers),
-		"--size", "1KiB", "--inflight", strconv.Itoa(w.inFlight), "--groups", strconv.Itoa(w.groups),
+		"--size", size, "--inflight", strconv.Itoa(w.inFlight), "--groups", strconv.Itoa(w.groups),
 	}
 	if w.persistent {
 		a = append(a, "--persistent")
@@ -114,10 +119,15 @@ func cpuPerMessage(d time.Duration, sent int64) float64 {
 // runTether runs one workload against uri and returns tether's result and
 // the CPU time tether used.
 func runTether(ctx context.Context, bin, uri string, w workload) (benchJSON, time.Duration, error) {
+	return runTetherArgs(ctx, bin, uri, w.args())
+}
+
+// runTetherArgs runs tether bench with the given scenario flags.
+func runTetherArgs(ctx context.Context, bin, uri string, scenario []string) (benchJSON, time.Duration, error) {
 	var res benchJSON
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	args := append([]string{"bench", "--uri", uri, "--json", "--no-progress", "--stall-timeout", "20s"}, w.args()...)
+	args := append([]string{"bench", "--uri", uri, "--json", "--no-progress", "--stall-timeout", "20s"}, scenario...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -19,7 +19,12 @@
 //     on (auto-ack deletes) join the held writes without waking it.
 //   - Every entry is in exactly one place: pending in its queue, in flight at
 //     one consumer, or gone (its store key deleted in the batch that removed
-//     it, DLQ moves included).
+//     it, DLQ moves included). A persistent message may also be on disk only
+//     (its queue's spool, spool.go), until a page-in makes it an entry.
+//   - Memory holds a bounded window of each queue's persistent messages;
+//     the rest is known by store order alone and read back as consumers
+//     drain, so memoryLimit bounds memory, not the backlog (storeUsage, in
+//     space.go, bounds the disk).
 //   - Lock order: a queue's mutex may be held while taking the broker's
 //     mutex, the committer's or the memory limiter's, never the reverse.
 //     Consumer delivery callbacks run under the queue mutex and must not

@@ -485,7 +485,7 @@ func (q *queue) deadLetterLocked(e *entry, inFlight bool, cause string) {
 	m.Dest = DLQ
 	m.Expires = 0
 	m.seq = q.b.nextSeq()
-	m.refs = 0
+	m.refs = 1 // the move's own hold, dropped once the DLQ has it (or kept it on disk only)
 	m.Headers = append(append([]Header(nil), old.Headers...),
 		Header{"original-destination", old.Dest.STOMP()},
 		Header{"dlqDeliveryFailureCause", cause})
@@ -504,6 +504,7 @@ func (q *queue) deadLetterLocked(e *entry, inFlight bool, cause string) {
 			q.b.log.Error("dead-letter store write failed", "msg", m.ID, "err", err)
 		}
 		dlq.enqueue(&m, m.Persistent && err == nil)
+		q.b.unref(&m)
 	}
 	q.b.log.Debug("message dead-lettered", "msg", old.ID, "from", old.Dest.String(), "cause", cause)
 	q.b.commit.submit(op)

@@ -130,7 +130,7 @@ const (
 	recHeader      = 4 + 4 + 8 // length, crc32c, segment id
 	opSet          = 1
 	opDelete       = 2
-	defaultSegSize = 16 << 20
+	defaultSegSize = 8 << 20
 	maxRecord      = 1 << 30
 	segPrefix      = "journal-"
 	segSuffix      = ".log"
@@ -144,8 +144,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // JournalOptions tune a Journal; zero values take the defaults.
 type JournalOptions struct {
-	// SegmentSize is the size of each preallocated file (default 16 MiB;
-	// KahaDB uses 32, Artemis 10). Smaller files are reclaimed sooner.
+	// SegmentSize is the size of each preallocated file (default 8 MiB;
+	// KahaDB uses 32, Artemis 10). Space is reclaimed a file at a time, so
+	// smaller files keep disk use closer to the live data.
 	SegmentSize int64
 	Logger      *slog.Logger
 	// BufferedIO makes appends go through the page cache with an fdatasync
@@ -154,7 +155,7 @@ type JournalOptions struct {
 	// itself when the filesystem refuses direct I/O (tmpfs, some overlays).
 	BufferedIO bool
 	// CheckpointBytes: checkpoint once this much was appended since the
-	// last one (default: one segment), which bounds what Open replays.
+	// last one (default 32 MiB), which bounds what Open replays.
 	CheckpointBytes int64
 	// CheckpointInterval: checkpoint at least this often while anything
 	// changed (default 5 s, KahaDB's checkpointInterval).
@@ -185,7 +186,7 @@ func OpenJournal(dir string, o JournalOptions) (*Journal, error) {
 		o.Logger = slog.Default()
 	}
 	if o.CheckpointBytes <= 0 {
-		o.CheckpointBytes = o.SegmentSize
+		o.CheckpointBytes = 32 << 20
 	}
 	if o.CheckpointInterval <= 0 {
 		o.CheckpointInterval = 5 * time.Second
