@@ -57,6 +57,7 @@ func Dial(ctx context.Context, uri string, opts ...Option) (*Conn, error) {
 		Logger:      logger,
 		OnEvent:     cfg.onEvent,
 		AuditWindow: cfg.auditWindow,
+		SendWindow:  cfg.sendWindow,
 	})
 	if err != nil {
 		return nil, err

@@ -24,6 +24,7 @@ type config struct {
 	dialers        map[string]session.Dialer
 	closeTimeout   time.Duration
 	closeTimeoutOK bool
+	sendWindow     int
 }
 
 func defaultConfig() config {
@@ -103,4 +104,11 @@ func WithDialer(scheme string, d session.Dialer) Option {
 		}
 		c.dialers[scheme] = d
 	}
+}
+
+// WithSendWindow sets how many SendAsync sends may await their
+// confirmation at once (default DefaultSendWindow); SendAsync waits while
+// the window is full. n must be at least 1.
+func WithSendWindow(n int) Option {
+	return func(c *config) { c.sendWindow = n }
 }
