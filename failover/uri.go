@@ -37,6 +37,9 @@ type Spec struct {
 
 	components []string // as written, for String
 	query      string   // the failover query as written (or expanded)
+	// explicit names the failover options the URI sets (masterslave:'s
+	// expansion included): SetDefault leaves them alone.
+	explicit map[string]bool
 }
 
 // String renders the spec in failover: form (passwords hidden); a
@@ -126,6 +129,7 @@ func parseFailover(rest string) (*Spec, error) {
 	}
 	opts := DefaultOptions()
 	nested := map[string]string{}
+	explicit := map[string]bool{}
 	pairs, err := parseQuery(query)
 	if err != nil {
 		return nil, err
@@ -138,6 +142,7 @@ func parseFailover(rest string) (*Spec, error) {
 		if err := opts.apply(p.name, p.value); err != nil {
 			return nil, &URIError{Option: p.name, Reason: err.Error()}
 		}
+		explicit[p.name] = true
 	}
 	if err := opts.check(); err != nil {
 		return nil, err
@@ -151,7 +156,7 @@ func parseFailover(rest string) (*Spec, error) {
 			return nil, err
 		}
 	}
-	return &Spec{Kind: KindFailover, Brokers: brokers, Options: opts, components: comps, query: query}, nil
+	return &Spec{Kind: KindFailover, Brokers: brokers, Options: opts, components: comps, query: query, explicit: explicit}, nil
 }
 
 // refuseStrayOptions catches failover options written without parentheses:
@@ -184,7 +189,8 @@ func parseMasterSlave(rest string) (*Spec, error) {
 	opts := DefaultOptions()
 	opts.Randomize = false
 	opts.MaxReconnectAttempts = 0
-	return &Spec{Kind: KindMasterSlave, Brokers: brokers, Options: opts, components: comps, query: masterSlaveQuery}, nil
+	return &Spec{Kind: KindMasterSlave, Brokers: brokers, Options: opts, components: comps, query: masterSlaveQuery,
+		explicit: map[string]bool{"randomize": true, "maxReconnectAttempts": true}}, nil
 }
 
 func parseStatic(rest string) (*Spec, error) {
