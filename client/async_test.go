@@ -218,3 +218,26 @@ func TestSendAsyncBrokerRestartMidWindow(t *testing.T) {
 		t.Errorf("extra message %s", m.Body())
 	}
 }
+
+// Expires carries an absolute expiry unchanged (to the millisecond), as a
+// bridge passing a message on needs.
+func TestExpiresIsAbsolute(t *testing.T) {
+	b := startBroker(t, "expires")
+	c, _ := dial(t, b.uri())
+	ctx := testCtx(t, 10*time.Second)
+	sub, err := c.Subscribe(ctx, "queue://exp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.UnixMilli(time.Now().Add(time.Hour).UnixMilli())
+	if err := c.Send(ctx, "queue://exp", []byte("x"), client.Expires(at)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sub.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Expires().Equal(at) {
+		t.Errorf("expires %v, want %v", m.Expires(), at)
+	}
+}

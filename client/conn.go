@@ -43,9 +43,6 @@ func Dial(ctx context.Context, uri string, opts ...Option) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if spec.Kind == failover.KindStatic {
-		return nil, &URIError{URI: uri, Reason: "static: lists independent brokers for network connectors; an application connects with failover:(...)"}
-	}
 	for _, s := range cfg.failover {
 		if err := spec.SetDefault(s.name, s.value); err != nil {
 			return nil, fmt.Errorf("tether: %w", err)
@@ -104,6 +101,8 @@ func (c *Conn) outgoing(dest string, body []byte, opts []SendOption) (*session.O
 	}
 	if sc.ttl > 0 {
 		sc.m.Expires = time.Now().Add(sc.ttl)
+	} else if !sc.expires.IsZero() {
+		sc.m.Expires = sc.expires
 	}
 	sc.m.Confirm = sc.m.Persistent || (c.cfg.confirmAll && !sc.unconfirmed)
 	if sc.unconfirmed && sc.m.Persistent {

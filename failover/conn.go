@@ -76,9 +76,6 @@ type Conn struct {
 // passes over spec.Brokers until one completes the handshake, bounded by ctx
 // and startupMaxReconnectAttempts.
 func Dial(ctx context.Context, spec *Spec, cfg Config) (*Conn, error) {
-	if spec.Kind == KindStatic {
-		return nil, &URIError{URI: spec.String(), Reason: "static: names independent brokers for network connectors, not a failover list; use failover:(...)"}
-	}
 	if cfg.Dialer == nil {
 		return nil, errors.New("failover: no protocol dialer")
 	}

@@ -8,9 +8,6 @@ import "fmt"
 // by the same rules as in a URI, whichever wins, and the error names the
 // option. Call Check once all are set.
 func (s *Spec) SetDefault(name, value string) error {
-	if s.Kind == KindStatic {
-		return fmt.Errorf("option %s: static: takes no failover options", name)
-	}
 	probe := s.Options
 	if err := probe.apply(name, value); err != nil {
 		return fmt.Errorf("option %s=%s: %w", name, value, err)
