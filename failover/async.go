@@ -126,7 +126,7 @@ func (c *Conn) SendAsync(ctx context.Context, m *session.Outgoing) (*AsyncSend, 
 	conf, err := g.sess.Send(ctx, m)
 	switch {
 	case err == nil:
-		g.confirms.push(c, p, conf)
+		g.confirms.push(c, g, p, conf)
 	case lost(err):
 		// g's loss retires it before the next restore takes its snapshot,
 		// which therefore holds p: it is re-sent there.
@@ -184,7 +184,7 @@ func (c *Conn) writeAsync(ctx context.Context, g *generation, p *pendingSend) er
 		p.attempted = true
 		p.sentOn = g.id
 		c.mu.Unlock()
-		g.confirms.push(c, p, conf)
+		g.confirms.push(c, g, p, conf)
 		return nil
 	case errors.As(err, &refused), errors.Is(err, session.ErrUnsupported):
 		c.finishAsync(p, fmt.Errorf("failover: send to %s: %w", p.msg.Destination, err))
@@ -206,12 +206,13 @@ func (c *Conn) unsentAsync(g *generation) []*pendingSend {
 	return list
 }
 
-// confirmQueue feeds one generation's confirmer goroutine, which runs while
-// there is something to wait for.
+// confirmQueue feeds one generation's confirmer goroutine, which runs from
+// the first send written on the generation until its session ends.
 type confirmQueue struct {
 	mu      sync.Mutex
 	items   []asyncItem
 	running bool
+	wake    chan struct{} // capacity 1
 }
 
 type asyncItem struct {
@@ -219,34 +220,55 @@ type asyncItem struct {
 	conf session.Confirmation
 }
 
-func (q *confirmQueue) push(c *Conn, p *pendingSend, conf session.Confirmation) {
+func (q *confirmQueue) push(c *Conn, g *generation, p *pendingSend, conf session.Confirmation) {
 	q.mu.Lock()
 	q.items = append(q.items, asyncItem{p, conf})
 	start := !q.running
 	q.running = true
+	if q.wake == nil {
+		q.wake = make(chan struct{}, 1)
+	}
+	wake := q.wake
 	q.mu.Unlock()
 	if start {
 		// Once Close has begun nothing starts: Close completes what is
 		// left with ErrClosed.
-		c.background(func(context.Context) { q.run(c) })
+		c.background(func(context.Context) { q.run(c, g) })
+		return
+	}
+	select {
+	case wake <- struct{}{}:
+	default:
 	}
 }
 
-// run waits for each confirmation in turn. It does not watch the Conn's
-// stop context: every confirmation resolves once its session ends, and Close
-// ends the live one gracefully first, so that sends the broker confirms
-// during Close complete as confirmed.
-func (q *confirmQueue) run(c *Conn) {
+// run waits for each confirmation in turn, and for more while the session
+// lives. It does not watch the Conn's stop context: every confirmation
+// resolves once its session ends, and Close ends the live one gracefully
+// first, so that sends the broker confirms during Close complete as
+// confirmed.
+func (q *confirmQueue) run(c *Conn, g *generation) {
 	var batch []asyncItem
 	for {
 		q.mu.Lock()
 		batch, q.items = q.items, batch[:0]
-		if len(batch) == 0 {
-			q.running = false
-			q.mu.Unlock()
-			return
-		}
+		wake := q.wake
 		q.mu.Unlock()
+		if len(batch) == 0 {
+			select {
+			case <-wake:
+				continue
+			case <-g.sess.Done():
+			}
+			q.mu.Lock()
+			if len(q.items) == 0 {
+				q.running = false
+				q.mu.Unlock()
+				return
+			}
+			q.mu.Unlock()
+			continue
+		}
 		for i, it := range batch {
 			err := <-it.conf
 			switch {
