@@ -20,9 +20,9 @@ import (
 // Goroutines: the reader (owns r; delivers MESSAGEs, resolves receipts,
 // enforces the broker's heart-beat with a read deadline), the writer (owns
 // the socket's write side; see writer.go) and, when
-// heart-beats are negotiated, the beater (writes an EOL when the connection
-// has been idle for half the interval). Both stop when the connection
-// closes; fail and Close close it.
+// heart-beats are negotiated, the beater (queues an EOL when nothing was
+// written for half the interval). All stop when the connection closes;
+// fail and Close close it.
 type Session struct {
 	nc          net.Conn
 	r           *frame.Reader

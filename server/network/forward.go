@@ -14,9 +14,9 @@ import (
 // forwards directly. One goroutine sends them in order with the SDK's
 // pipelined send, without waiting (the remote's group commit then takes
 // many per fsync); another waits for the confirmations, in the same order,
-// and acknowledges each message here only after the remote confirmed it. Every send of a message carries the same
-// duplicate id, so the remote stores it once however often a broken bridge
-// makes us send it again.
+// and acknowledges each message here only after the remote confirmed it.
+// Every send of a message carries the same duplicate id, so the remote
+// stores it once however often a broken bridge makes us send it again.
 type forwarder struct {
 	b       *bridge
 	cons    *broker.Consumer // on the outbox
