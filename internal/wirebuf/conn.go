@@ -68,9 +68,10 @@ func (c *Conn) Write(p []byte) (int, error) {
 		}
 		drained, deadline := c.drained, c.deadline
 		c.mu.Unlock()
-		if err := waitUntil(drained, c.done, deadline); err != nil {
+		if err := waitUntil(drained, c.done, deadline); err != nil && !errors.Is(err, errClosed) {
 			return 0, err
 		}
+		// Drained, or the flusher stopped: the loop reports why.
 		c.mu.Lock()
 	}
 	c.buf = append(c.buf, p...)
