@@ -106,19 +106,35 @@ func (l *link) run(ctx context.Context) {
 	if c.opts.UserName != "" {
 		opts = append(opts, client.WithCredentials(c.opts.UserName, c.opts.Password))
 	}
-	remote, err := client.Dial(ctx, uri, opts...)
-	if err != nil {
-		if ctx.Err() == nil {
-			log.Error("network bridge gave up: could not connect", "uri", uri, "err", err)
+	// The SDK retries unreachable brokers itself (startupMaxReconnectAttempts);
+	// a broker that answers with a refusal (credentials, its connection
+	// limit) fails Dial at once, and is asked again after the connector's
+	// delays, as ActiveMQ's connector keeps asking. The same delays space
+	// out restarts of a bridge that fails on a live connection (the remote
+	// refused a message, its name clashes, ...).
+	bo := newBackoff(c.tgt.retry)
+	var remote *client.Conn
+	for {
+		var err error
+		if remote, err = client.Dial(ctx, uri, opts...); err == nil {
+			break
 		}
-		return
+		if ctx.Err() != nil {
+			return
+		}
+		var refused *client.BrokerError
+		wait, again := bo.failed(0)
+		if !errors.As(err, &refused) || !again {
+			log.Error("network bridge gave up: could not connect", "uri", uri, "err", err)
+			return
+		}
+		log.Warn("the remote refused the bridge's connection; asking again", "in", wait, "uri", uri, "err", err)
+		if !sleepCtx(ctx, wait) {
+			return
+		}
 	}
 	defer remote.Close()
 
-	// Failures of a bridge on a live connection (the remote refused a
-	// message, its name clashes, ...) are retried on the same connection,
-	// spaced by the connector's delays.
-	bo := newBackoff(c.tgt.retry)
 	for {
 		select {
 		case <-ctx.Done():
@@ -145,14 +161,22 @@ func (l *link) run(ctx context.Context) {
 			return
 		}
 		log.Warn("network bridge failed; starting it again", "in", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleepCtx(ctx, wait) {
 			return
-		case <-t.C:
 		}
 		l.signalUp()
+	}
+}
+
+// sleepCtx waits d, or reports false if ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
