@@ -114,3 +114,103 @@ func (quietLogger) Debug(string)            {}
 func (quietLogger) Info(string)             {}
 func (quietLogger) Warning(string)          {}
 func (quietLogger) Error(string)            {}
+
+// BenchmarkEndToEnd is benchcompare's scenario (a) in one process: 1 KiB
+// non-persistent messages, one producer and one consumer connection, the
+// clock stopping when the consumer has them all. go-stomp sends without
+// receipts (as in server/stomp's bench); the SDK's pipelined send asks a
+// confirmation for every message, with up to the send window in flight; the
+// SDK's Unconfirmed send asks none. Report msgs/s of each against
+// go-stomp's from the same run:
+//
+//	go test -run XXX -bench EndToEnd -benchtime 100000x -count 3 ./client/
+func BenchmarkEndToEnd(b *testing.B) {
+	br := startBroker(b, "bench-e2e")
+	b.Run("go-stomp", func(b *testing.B) { endToEndGoStomp(b, br.Addr()) })
+	b.Run("tether-SendAsync", func(b *testing.B) { endToEndTether(b, br.uri(), true) })
+	b.Run("tether-Unconfirmed", func(b *testing.B) { endToEndTether(b, br.uri(), false) })
+}
+
+func endToEndGoStomp(b *testing.B, addr string) {
+	dial := func() *stomp.Conn {
+		c, err := stomp.Dial("tcp", addr, stomp.ConnOpt.HeartBeat(0, 0), stomp.ConnOpt.Logger(quietLogger{}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = c.Disconnect() })
+		return c
+	}
+	p, c := dial(), dial()
+	dest := "/queue/e2e-gostomp-" + fmt.Sprint(b.N)
+	sub, err := c.Subscribe(dest, stomp.AckAuto)
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	b.SetBytes(int64(len(payload)))
+	b.ResetTimer()
+	go func() {
+		for range b.N {
+			if m := <-sub.C; m.Err != nil {
+				done <- m.Err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range b.N {
+		if err := p.Send(dest, "application/octet-stream", payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+func endToEndTether(b *testing.B, uri string, pipelined bool) {
+	ctx := context.Background()
+	p, _ := dial(b, uri, client.WithHeartBeat(0, 0))
+	c, _ := dial(b, uri, client.WithHeartBeat(0, 0))
+	dest := fmt.Sprintf("queue://e2e-tether-%v-%d", pipelined, b.N)
+	sub, err := c.Subscribe(ctx, dest)
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	b.SetBytes(int64(len(payload)))
+	b.ResetTimer()
+	go func() {
+		for range b.N {
+			if _, err := sub.Next(ctx); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	var last *client.PendingSend
+	for range b.N {
+		var err error
+		if pipelined {
+			last, err = p.SendAsync(ctx, dest, payload)
+		} else {
+			err = p.Send(ctx, dest, payload, client.Unconfirmed())
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if last != nil {
+		if err := last.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

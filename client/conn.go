@@ -26,6 +26,9 @@ type Conn struct {
 //	stomp://localhost:61613
 //
 // The scheme picks the protocol: tcp, ssl, stomp and stomp+ssl are STOMP.
+// Failover options may also be given in code (MaxReconnectAttempts,
+// InitialReconnectDelay, ...); an option set in the URI wins over the same
+// option given in code.
 // Dial waits as long as ctx allows and startupMaxReconnectAttempts permits.
 // A broker refusing the connection (bad credentials) fails Dial at once.
 func Dial(ctx context.Context, uri string, opts ...Option) (*Conn, error) {
@@ -33,12 +36,20 @@ func Dial(ctx context.Context, uri string, opts ...Option) (*Conn, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.err != nil {
+		return nil, cfg.err
+	}
 	spec, err := failover.Parse(uri)
 	if err != nil {
 		return nil, err
 	}
-	if spec.Kind == failover.KindStatic {
-		return nil, &URIError{URI: uri, Reason: "static: lists independent brokers for network connectors; an application connects with failover:(...)"}
+	for _, s := range cfg.failover {
+		if err := spec.SetDefault(s.name, s.value); err != nil {
+			return nil, fmt.Errorf("tether: %w", err)
+		}
+	}
+	if err := spec.Check(); err != nil {
+		return nil, fmt.Errorf("tether: %w", err)
 	}
 	dialer, err := dialerFor(spec.Brokers, cfg.dialers)
 	if err != nil {
@@ -57,6 +68,7 @@ func Dial(ctx context.Context, uri string, opts ...Option) (*Conn, error) {
 		Logger:      logger,
 		OnEvent:     cfg.onEvent,
 		AuditWindow: cfg.auditWindow,
+		SendWindow:  cfg.sendWindow,
 	})
 	if err != nil {
 		return nil, err
@@ -89,6 +101,8 @@ func (c *Conn) outgoing(dest string, body []byte, opts []SendOption) (*session.O
 	}
 	if sc.ttl > 0 {
 		sc.m.Expires = time.Now().Add(sc.ttl)
+	} else if !sc.expires.IsZero() {
+		sc.m.Expires = sc.expires
 	}
 	sc.m.Confirm = sc.m.Persistent || (c.cfg.confirmAll && !sc.unconfirmed)
 	if sc.unconfirmed && sc.m.Persistent {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -24,6 +25,16 @@ type config struct {
 	dialers        map[string]session.Dialer
 	closeTimeout   time.Duration
 	closeTimeoutOK bool
+	sendWindow     int
+	failover       []failoverSetting // in the order given; the URI wins
+	err            error             // the first bad option
+}
+
+// fail records the first invalid option; Dial returns it.
+func (c *config) fail(err error) {
+	if c.err == nil {
+		c.err = err
+	}
 }
 
 func defaultConfig() config {
@@ -102,5 +113,18 @@ func WithDialer(scheme string, d session.Dialer) Option {
 			c.dialers = map[string]session.Dialer{}
 		}
 		c.dialers[scheme] = d
+	}
+}
+
+// WithSendWindow sets how many SendAsync sends may await their
+// confirmation at once (default DefaultSendWindow); SendAsync waits while
+// the window is full. n must be at least 1.
+func WithSendWindow(n int) Option {
+	return func(c *config) {
+		if n < 1 {
+			c.fail(fmt.Errorf("tether: WithSendWindow(%d): want at least 1", n))
+			return
+		}
+		c.sendWindow = n
 	}
 }

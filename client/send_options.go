@@ -14,6 +14,7 @@ type SendOption interface{ applySend(*sendConfig) }
 type sendConfig struct {
 	m           session.Outgoing
 	ttl         time.Duration
+	expires     time.Time
 	unconfirmed bool
 	err         error
 }
@@ -30,7 +31,7 @@ func Persistent() SendOption {
 
 // TTL makes the message expire d after it is sent.
 func TTL(d time.Duration) SendOption {
-	return sendFunc(func(c *sendConfig) { c.ttl = d })
+	return sendFunc(func(c *sendConfig) { c.ttl, c.expires = d, time.Time{} })
 }
 
 // Headers is both a SendOption (application headers, or properties, of the
@@ -61,6 +62,13 @@ func (h headers) applySub(c *subConfig) {
 		c.spec.Headers = make(map[string]string, len(h))
 	}
 	maps.Copy(c.spec.Headers, h)
+}
+
+// Expires makes the message expire at t (JMSExpiration): for a message
+// whose expiry was fixed elsewhere, such as one a network bridge passes
+// on. TTL is the relative form; the later of the two options counts.
+func Expires(t time.Time) SendOption {
+	return sendFunc(func(c *sendConfig) { c.ttl, c.expires = 0, t })
 }
 
 // Group puts the message in message group id (JMSXGroupID): the broker

@@ -34,6 +34,9 @@ type Config struct {
 	Clock Clock
 	// Shuffle reorders a pass when randomize is on; nil uses math/rand/v2.
 	Shuffle func(n int, swap func(i, j int))
+	// SendWindow is how many SendAsync sends may wait for their
+	// confirmation at once; 0 means DefaultSendWindow.
+	SendWindow int
 }
 
 // Conn is a connection that survives broker failover: operations wait for
@@ -62,6 +65,7 @@ type Conn struct {
 	sends   map[uint64]*pendingSend
 
 	switchCh chan candidate // priority failback offers
+	window   chan struct{}  // one token per SendAsync send in flight
 	cache    *sendCache     // trackMessages
 	standby  *standbyPool
 	ids      atomic.Uint64 // subscription, transaction and send sequence numbers
@@ -72,9 +76,6 @@ type Conn struct {
 // passes over spec.Brokers until one completes the handshake, bounded by ctx
 // and startupMaxReconnectAttempts.
 func Dial(ctx context.Context, spec *Spec, cfg Config) (*Conn, error) {
-	if spec.Kind == KindStatic {
-		return nil, &URIError{URI: spec.String(), Reason: "static: names independent brokers for network connectors, not a failover list; use failover:(...)"}
-	}
 	if cfg.Dialer == nil {
 		return nil, errors.New("failover: no protocol dialer")
 	}
@@ -119,6 +120,9 @@ func newConn(spec *Spec, cfg Config) *Conn {
 	if cfg.AuditWindow <= 0 {
 		cfg.AuditWindow = DefaultAuditWindow
 	}
+	if cfg.SendWindow <= 0 {
+		cfg.SendWindow = DefaultSendWindow
+	}
 	if cfg.Session.Logger == nil {
 		cfg.Session.Logger = cfg.Logger
 	}
@@ -134,6 +138,7 @@ func newConn(spec *Spec, cfg Config) *Conn {
 		sends:    map[uint64]*pendingSend{},
 		switchCh: make(chan candidate),
 		cache:    newSendCache(spec.Options.MaxCacheSize),
+		window:   make(chan struct{}, cfg.SendWindow),
 	}
 	c.stopCtx, c.stop = context.WithCancel(context.Background())
 	if c.opts.Backup || c.opts.PriorityBackup {
@@ -252,6 +257,7 @@ func (c *Conn) Close(ctx context.Context) error {
 		err = g.sess.Close(ctx)
 	}
 	c.wg.Wait()
+	c.failAsync(ErrClosed)
 	c.standby.closeAll(ctx)
 	c.events.close()
 	return err

@@ -26,6 +26,9 @@ type generation struct {
 	// pending sends: only sends up to it can race with the restore, so only
 	// they go through the memo.
 	horizon uint64
+	// confirms waits for the confirmations of SendAsync sends written on
+	// this generation.
+	confirms confirmQueue
 }
 
 // memo runs an operation at most once per key per generation and lets every

@@ -23,6 +23,11 @@ type pendingSend struct {
 	// rejected it during a restore; the caller gets this error.
 	attempted bool
 	refused   error
+	// async is set for a SendAsync send. sentOn (the id of the generation
+	// it was last written on) and finished are guarded by Conn.mu.
+	async    *AsyncSend
+	sentOn   uint64
+	finished bool
 }
 
 func (p *pendingSend) key() string { return "send:" + strconv.FormatUint(p.seq, 10) }

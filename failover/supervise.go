@@ -110,16 +110,29 @@ func (c *Conn) activate(sess session.Session, uri *url.URL) (*generation, error)
 	c.mu.Unlock()
 
 	resent, err := c.restore(g)
-	if err == nil {
+	for err == nil {
+		// Sends made with SendAsync while the restore ran are written
+		// before g is published, after everything the restore re-sent:
+		// call order holds across the failover.
 		c.mu.Lock()
-		switch {
-		case c.closed:
+		if c.closed {
+			c.mu.Unlock()
 			err = ErrClosed
-		default:
+			break
+		}
+		late := c.unsentAsync(g)
+		if len(late) == 0 {
 			c.live = g
 			c.broadcast()
+			c.mu.Unlock()
+			break
 		}
 		c.mu.Unlock()
+		for _, p := range late {
+			if err = c.step(func(ctx context.Context) error { return c.writeAsync(ctx, g, p) }); err != nil {
+				break
+			}
+		}
 	}
 	if err != nil {
 		c.retire(g)
@@ -153,11 +166,7 @@ func (c *Conn) restore(g *generation) (int, error) {
 	g.horizon = c.ids.Load()
 	c.mu.Unlock()
 
-	step := func(fn func(ctx context.Context) error) error {
-		ctx, cancel := context.WithTimeout(c.stopCtx, c.opts.ConnectTimeout)
-		defer cancel()
-		return fn(ctx)
-	}
+	step := c.step
 	for _, s := range subs {
 		if !s.isEstablished() {
 			continue
@@ -177,7 +186,22 @@ func (c *Conn) restore(g *generation) (int, error) {
 	}
 	resent := 0
 	for _, p := range pending {
-		if !p.attempted {
+		c.mu.Lock()
+		attempted, finished := p.attempted, p.finished
+		c.mu.Unlock()
+		if p.async != nil {
+			if finished {
+				continue
+			}
+			if err := step(func(ctx context.Context) error { return c.writeAsync(ctx, g, p) }); err != nil {
+				return 0, err
+			}
+			if attempted {
+				resent++
+			}
+			continue
+		}
+		if !attempted {
 			continue
 		}
 		err := step(func(ctx context.Context) error { _, err := g.send(ctx, p); return err })
@@ -203,6 +227,13 @@ func (c *Conn) restore(g *generation) (int, error) {
 	return resent, nil
 }
 
+// step runs one restore step, bounded by connectTimeout.
+func (c *Conn) step(fn func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(c.stopCtx, c.opts.ConnectTimeout)
+	defer cancel()
+	return fn(ctx)
+}
+
 // setFatal records that reconnecting gave up: every waiting and later
 // operation fails with err and every subscription ends.
 func (c *Conn) setFatal(err error) {
@@ -214,6 +245,7 @@ func (c *Conn) setFatal(err error) {
 	for _, s := range subs {
 		s.close(err)
 	}
+	c.failAsync(err)
 	c.log.Error("failover: giving up", "err", err)
 	c.emit(Event{Kind: EventFailed, Err: err})
 }

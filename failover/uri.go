@@ -18,9 +18,6 @@ const (
 	// KindMasterSlave is masterslave:(u1,u2,...), which expands to
 	// failover:(u1,u2,...)?randomize=false&maxReconnectAttempts=0.
 	KindMasterSlave
-	// KindStatic is static:(u1,...): independent brokers, each bridged on
-	// its own (network connectors), not a failover list.
-	KindStatic
 )
 
 // Spec is a parsed connection URI.
@@ -30,17 +27,18 @@ type Spec struct {
 	// options applied and duplicates removed.
 	Brokers []*url.URL
 	// Options are the failover options (defaults for KindSingle, the
-	// masterslave expansion for KindMasterSlave). Unused for KindStatic.
+	// masterslave expansion for KindMasterSlave).
 	Options Options
-	// Static holds static:'s own options; nil unless Kind is KindStatic.
-	Static *StaticOptions
 
 	components []string // as written, for String
 	query      string   // the failover query as written (or expanded)
+	// explicit names the failover options the URI sets (masterslave:'s
+	// expansion included): SetDefault leaves them alone.
+	explicit map[string]bool
 }
 
 // String renders the spec in failover: form (passwords hidden); a
-// masterslave: URI renders as its expansion, a static: URI as itself.
+// masterslave: URI renders as its expansion.
 func (s *Spec) String() string { return redactText(s.text()) }
 
 func (s *Spec) text() string {
@@ -48,11 +46,8 @@ func (s *Spec) text() string {
 	switch s.Kind {
 	case KindSingle:
 		return s.components[0]
-	case KindStatic:
-		b.WriteString("static:(")
-	default:
-		b.WriteString("failover:(")
 	}
+	b.WriteString("failover:(")
 	b.WriteString(strings.Join(s.components, ","))
 	b.WriteString(")")
 	if s.query != "" {
@@ -71,8 +66,10 @@ const masterSlaveQuery = "randomize=false&maxReconnectAttempts=0"
 //	failover:(uri1,...,uriN)?options   options apply to the failover transport
 //	failover:uri1,...,uriN             a trailing ?query belongs to uriN
 //	masterslave:(uri1,...,uriN)        N >= 2
-//	static:(uri1,...,uriN)?options
 //	tcp://host:port?options            any single broker URI
+//
+// static:(...) and multicast:// are network connector URIs (the broker's
+// server/network reads them) and are refused here.
 //
 // Option values are URL-decoded. nested.NAME=V on a failover: URI sets NAME=V
 // on every component URI, replacing a value the component already had.
@@ -92,8 +89,8 @@ func Parse(raw string) (*Spec, error) {
 		spec, err = parseFailover(rest)
 	case "masterslave":
 		spec, err = parseMasterSlave(rest)
-	case "static":
-		spec, err = parseStatic(rest)
+	case "static", "multicast":
+		return nil, &URIError{URI: raw, Reason: scheme + ": names brokers for network connectors (the broker's server/network reads it); an application connects with failover:(...)"}
 	default:
 		spec, err = parseSingle(text)
 	}
@@ -126,6 +123,7 @@ func parseFailover(rest string) (*Spec, error) {
 	}
 	opts := DefaultOptions()
 	nested := map[string]string{}
+	explicit := map[string]bool{}
 	pairs, err := parseQuery(query)
 	if err != nil {
 		return nil, err
@@ -138,6 +136,7 @@ func parseFailover(rest string) (*Spec, error) {
 		if err := opts.apply(p.name, p.value); err != nil {
 			return nil, &URIError{Option: p.name, Reason: err.Error()}
 		}
+		explicit[p.name] = true
 	}
 	if err := opts.check(); err != nil {
 		return nil, err
@@ -151,7 +150,7 @@ func parseFailover(rest string) (*Spec, error) {
 			return nil, err
 		}
 	}
-	return &Spec{Kind: KindFailover, Brokers: brokers, Options: opts, components: comps, query: query}, nil
+	return &Spec{Kind: KindFailover, Brokers: brokers, Options: opts, components: comps, query: query, explicit: explicit}, nil
 }
 
 // refuseStrayOptions catches failover options written without parentheses:
@@ -184,29 +183,8 @@ func parseMasterSlave(rest string) (*Spec, error) {
 	opts := DefaultOptions()
 	opts.Randomize = false
 	opts.MaxReconnectAttempts = 0
-	return &Spec{Kind: KindMasterSlave, Brokers: brokers, Options: opts, components: comps, query: masterSlaveQuery}, nil
-}
-
-func parseStatic(rest string) (*Spec, error) {
-	comps, query, _, err := splitComposite(rest)
-	if err != nil {
-		return nil, err
-	}
-	st := DefaultStaticOptions()
-	pairs, err := parseQuery(query)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range pairs {
-		if err := st.apply(p.name, p.value); err != nil {
-			return nil, &URIError{Option: p.name, Reason: err.Error()}
-		}
-	}
-	brokers, err := parseComponents(comps, nil)
-	if err != nil {
-		return nil, err
-	}
-	return &Spec{Kind: KindStatic, Brokers: brokers, Static: &st, components: comps, query: query}, nil
+	return &Spec{Kind: KindMasterSlave, Brokers: brokers, Options: opts, components: comps, query: masterSlaveQuery,
+		explicit: map[string]bool{"randomize": true, "maxReconnectAttempts": true}}, nil
 }
 
 // splitComposite splits "(u1,u2)?q" or "u1,u2" into components and the

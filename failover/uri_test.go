@@ -51,12 +51,6 @@ func TestParseAccepts(t *testing.T) {
 			},
 		},
 		{
-			name: "seed static", kind: KindStatic,
-			uri:     "static:(tcp://amq1:61616,tcp://amq2:61618)",
-			brokers: []string{"tcp://amq1:61616", "tcp://amq2:61618"},
-			str:     "static:(tcp://amq1:61616,tcp://amq2:61618)",
-		},
-		{
 			name: "failover without parentheses", kind: KindFailover,
 			uri:     "failover:tcp://a:1,tcp://b:2",
 			brokers: []string{"tcp://a:1", "tcp://b:2"},
@@ -149,11 +143,6 @@ func TestParseAccepts(t *testing.T) {
 			name: "duplicates removed", kind: KindFailover,
 			uri: "failover:(tcp://a:1,tcp://a:1,tcp://b:2)", brokers: []string{"tcp://a:1", "tcp://b:2"},
 		},
-		{
-			name: "static options", kind: KindStatic,
-			uri:     "static:(tcp://a:1)?initialReconnectDelay=50&backOffMultiplier=3&maxReconnectAttempts=4&minConnectTime=100&useExponentialBackOff=false&maxReconnectDelay=900",
-			brokers: []string{"tcp://a:1"},
-		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,21 +184,6 @@ func expectDefaults(t *testing.T, o Options) {
 	}
 }
 
-func TestStaticOptions(t *testing.T) {
-	s := mustParse("static:(tcp://a:1)?initialReconnectDelay=50&backOffMultiplier=3&maxReconnectAttempts=4&minConnectTime=100&useExponentialBackOff=false&maxReconnectDelay=900")
-	want := StaticOptions{
-		InitialReconnectDelay: 50 * time.Millisecond, MaxReconnectDelay: 900 * time.Millisecond,
-		BackOffMultiplier: 3, MaxReconnectAttempts: 4, MinConnectTime: 100 * time.Millisecond,
-	}
-	if *s.Static != want {
-		t.Errorf("got %+v want %+v", *s.Static, want)
-	}
-	d := mustParse("static:(tcp://a:1)")
-	if *d.Static != DefaultStaticOptions() || d.Static.InitialReconnectDelay != time.Second || d.Static.MaxReconnectAttempts != 0 {
-		t.Errorf("defaults %+v", *d.Static)
-	}
-}
-
 func TestParseRefuses(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -238,7 +212,8 @@ func TestParseRefuses(t *testing.T) {
 		{"failover option without parentheses", "failover:tcp://a:1,tcp://b:2?randomize=false", "randomize", "write failover:(uri1,uri2)?options"},
 		{"masterslave needs two", "masterslave:(tcp://a:1)", "", "at least 2 URIs"},
 		{"masterslave takes no options", "masterslave:(tcp://a:1,tcp://b:2)?randomize=true", "", "takes no options"},
-		{"static unknown option", "static:(tcp://a:1)?randomize=true", "randomize", "unknown static: option"},
+		{"static: is a network connector URI", "static:(tcp://a:1)", "", "network connectors"},
+		{"multicast: is a network connector URI", "multicast://default", "", "network connectors"},
 		{"no scheme at all", "localhost", "", "no scheme"},
 		{"bad priorityURIs", "failover:(tcp://a:1)?priorityURIs=,", "priorityURIs", "empty list"},
 	}

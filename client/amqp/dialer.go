@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tethermq/tether/failover/session"
+	"github.com/tethermq/tether/internal/wirebuf"
 )
 
 // Schemes are the URI schemes this adapter serves.
@@ -101,6 +102,9 @@ func (Dialer) Dial(ctx context.Context, target session.Target) (session.Session,
 	if err != nil {
 		return nil, fmt.Errorf("amqp: %w", err)
 	}
+	// go-amqp writes one frame per Write: coalesce them, so that many
+	// transfers in flight cost one syscall per batch.
+	nc = wirebuf.New(nc)
 	vhost := o.vhost
 	if vhost == "" {
 		vhost = target.URI.Hostname()

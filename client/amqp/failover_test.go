@@ -72,3 +72,10 @@ func TestFailoverBetweenTwoBrokers(t *testing.T) {
 }
 
 func errorsIsUnsupported(err error) bool { return errors.Is(err, client.ErrUnsupported) }
+
+// TestPipelinedSends: SendAsync over AMQP keeps many transfers in flight
+// (coalesced by the connection's writer) and each is confirmed, in order.
+func TestPipelinedSends(t *testing.T) {
+	b := startBroker(t, "pipelined")
+	adaptertest.PipelinedInOrder(t, b.uri(), "queue://pipelined", 2000, client.AckIndividual, client.Prefetch(100))
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tethermq/tether/failover/session"
+	"github.com/tethermq/tether/internal/wirebuf"
 )
 
 // Schemes are the URI schemes this adapter serves.
@@ -90,8 +91,14 @@ func (Dialer) Dial(ctx context.Context, target session.Target) (session.Session,
 		tlsCfg = session.TLSConfig(target.Config.TLS, target.URI.Hostname())
 	}
 	open := func(ctx context.Context) (net.Conn, error) {
-		return session.DialTCP(ctx, addr, session.TCPOptions{
+		nc, err := session.DialTCP(ctx, addr, session.TCPOptions{
 			ConnectTimeout: o.tcpConnectMax, KeepAlive: true, NoDelay: o.noDelay, TLS: tlsCfg})
+		if err != nil {
+			return nil, err
+		}
+		// paho writes one packet per Write: coalesce them, so that many
+		// publishes in flight cost one syscall per batch.
+		return wirebuf.New(nc), nil
 	}
 	return connect(ctx, open, target.Config, o)
 }

@@ -86,3 +86,11 @@ func TestFailoverBetweenTwoBrokers(t *testing.T) {
 		t.Errorf("Begin over MQTT: %v, want ErrUnsupported", err)
 	}
 }
+
+// TestPipelinedSends: SendAsync over MQTT keeps many QoS 1 publishes in
+// flight (coalesced by the connection's writer) and each is confirmed, in
+// order.
+func TestPipelinedSends(t *testing.T) {
+	b := startBroker(t, "pipelined")
+	adaptertest.PipelinedInOrder(t, b.uri(), "topic://pipelined", 2000, client.AckIndividual)
+}

@@ -72,7 +72,7 @@ func handshake(ctx context.Context, nc net.Conn, cfg session.Config, vhost strin
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("broker", nc.RemoteAddr().String())
-	return start(nc, r, w, version, sendEvery, expectEvery, logger), nil
+	return start(nc, r, version, sendEvery, expectEvery, logger), nil
 }
 
 // handshakeErr says why the handshake failed. The connection's deadline is

@@ -18,10 +18,11 @@ import (
 // Session is one STOMP connection. It implements session.Session.
 //
 // Goroutines: the reader (owns r; delivers MESSAGEs, resolves receipts,
-// enforces the broker's heart-beat with a read deadline) and, when
-// heart-beats are negotiated, the beater (writes an EOL when the connection
-// has been idle for half the interval). Both stop when the connection
-// closes; fail and Close close it.
+// enforces the broker's heart-beat with a read deadline), the writer (owns
+// the socket's write side; see writer.go) and, when
+// heart-beats are negotiated, the beater (queues an EOL when nothing was
+// written for half the interval). All stop when the connection closes;
+// fail and Close close it.
 type Session struct {
 	nc          net.Conn
 	r           *frame.Reader
@@ -29,9 +30,14 @@ type Session struct {
 	expectEvery time.Duration // the broker's heart-beat interval; 0 = none
 	log         *slog.Logger
 
-	wmu       sync.Mutex // serialises frames on the wire
-	w         *frame.Writer
-	lastWrite atomic.Int64 // unix nanos of the last write
+	// Frames are encoded into queued under qmu in call order and put on
+	// the wire by the writer goroutine (writer.go).
+	qmu       sync.Mutex
+	queued    sink
+	enc       *frame.Writer // encodes into queued
+	wake      chan struct{} // capacity 1: something was queued
+	drained   chan struct{} // closed and replaced each time the writer takes queued
+	lastWrite atomic.Int64  // unix nanos of the last write
 
 	mu       sync.Mutex
 	receipts map[string]waiter
@@ -51,11 +57,12 @@ type waiter struct {
 	ch chan error
 }
 
-func start(nc net.Conn, r *frame.Reader, w *frame.Writer, version string, sendEvery, expectEvery time.Duration, log *slog.Logger) *Session {
+func start(nc net.Conn, r *frame.Reader, version string, sendEvery, expectEvery time.Duration, log *slog.Logger) *Session {
 	s := &Session{
 		nc:          nc,
 		r:           r,
-		w:           w,
+		wake:        make(chan struct{}, 1),
+		drained:     make(chan struct{}),
 		version:     version,
 		expectEvery: expectEvery,
 		log:         log,
@@ -63,9 +70,11 @@ func start(nc net.Conn, r *frame.Reader, w *frame.Writer, version string, sendEv
 		subs:        map[string]func(*session.Delivery){},
 		done:        make(chan struct{}),
 	}
+	s.enc = frame.NewWriter(&s.queued)
 	s.lastWrite.Store(time.Now().UnixNano())
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.readLoop()
+	go s.writeLoop()
 	if sendEvery > 0 {
 		s.wg.Add(1)
 		go s.beat(sendEvery)
@@ -199,48 +208,6 @@ func (s *Session) beat(every time.Duration) {
 			}
 		}
 	}
-}
-
-// write puts one frame (nil: a heart-beat) on the wire. If ctx ends while
-// the frame is being written, the write is cut short and the connection,
-// which may now hold half a frame, is failed.
-func (s *Session) write(ctx context.Context, f *frame.Frame) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	select {
-	case <-s.done:
-		return s.lostErr()
-	default:
-	}
-	if err := ctx.Err(); err != nil {
-		return err // nothing written: the connection is still good
-	}
-	var err error
-	if ctx.Done() == nil {
-		err = s.w.Write(f)
-	} else {
-		fired := make(chan struct{})
-		stop := context.AfterFunc(ctx, func() {
-			_ = s.nc.SetWriteDeadline(time.Unix(1, 0))
-			close(fired)
-		})
-		err = s.w.Write(f)
-		if !stop() {
-			<-fired
-			if err == nil {
-				_ = s.nc.SetWriteDeadline(time.Time{})
-			}
-		}
-	}
-	if err != nil {
-		s.fail(fmt.Errorf("write: %w", err))
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w (%w)", ctx.Err(), s.lostErr())
-		}
-		return s.lostErr()
-	}
-	s.lastWrite.Store(time.Now().UnixNano())
-	return nil
 }
 
 // request writes f with a fresh receipt header and returns the channel its

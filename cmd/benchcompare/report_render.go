@@ -68,6 +68,7 @@ func (r *report) renderSummary(b *strings.Builder) {
 		fmt.Fprintf(b, "| (%s) | %s | %s | %s | %s | %s | %s |\n", id, w.title, what, num(ref), num(other), ratio(ref, other), t)
 	}
 	rate("a", "msgs/s end to end", e2eRate, 3)
+	rate("a'", "msgs/s end to end", e2eRate, 3)
 	rate("b", "confirmed msgs/s", sendRate, 2)
 	if len(r.samples["c"]) > 0 {
 		_, _, ceil := r.ceiling()

@@ -17,6 +17,7 @@ type workload struct {
 	id, title            string
 	producers, consumers int
 	persistent, confirm  bool
+	pipelined            bool // SendAsync from one goroutine, inFlight in flight
 	inFlight, groups     int
 	size                 string // default 1KiB
 	count                int64
@@ -39,6 +40,9 @@ func (w workload) args() []string {
 	if w.confirm && !w.persistent {
 		a = append(a, "--confirm")
 	}
+	if w.pipelined {
+		a = append(a, "--pipelined")
+	}
 	if w.count > 0 {
 		a = append(a, "--count", strconv.FormatInt(w.count, 10))
 	} else {
@@ -59,9 +63,10 @@ func (w workload) warmup(d time.Duration) workload {
 	return w
 }
 
-// workloads are scenarios (a) to (d) and their companions: (c0) is (c)
-// without persistence, the same work minus the disk, and (d0) is (d)
-// without groups.
+// workloads are scenarios (a) to (d) and their companions: (a') is (a)
+// with the SDK's pipelined send (every message confirmed, 1024 in flight),
+// (c0) is (c) without persistence, the same work minus the disk, and (d0)
+// is (d) without groups.
 func workloads(quick bool) []workload {
 	count := func(full, short int64) int64 {
 		if quick {
@@ -75,6 +80,7 @@ func workloads(quick bool) []workload {
 	}
 	return []workload{
 		{id: "a", title: "non-persistent, 1 producer + 1 consumer", producers: 1, consumers: 1, inFlight: 1, count: count(100000, 20000)},
+		{id: "a'", title: "(a) with the pipelined send: confirmed, 1024 in flight", producers: 1, consumers: 1, confirm: true, pipelined: true, inFlight: 1024, count: count(100000, 20000)},
 		{id: "b", title: "persistent, a confirmation per message, 1 in flight", producers: 1, consumers: 1, persistent: true, confirm: true, inFlight: 1, duration: dur},
 		{id: "c", title: "persistent, 4 producers x 100 in flight", producers: 4, consumers: 1, persistent: true, confirm: true, inFlight: 100, duration: dur},
 		{id: "c0", title: "(c) non-persistent, confirmed: (c) without the disk", producers: 4, consumers: 1, confirm: true, inFlight: 100, duration: dur},

@@ -23,6 +23,7 @@ type scenario struct {
 	Persistent  bool    `json:"persistent"`
 	Confirm     bool    `json:"confirm"`
 	InFlight    int     `json:"in_flight"`
+	Pipelined   bool    `json:"pipelined,omitempty"`
 	Groups      int     `json:"groups"`
 	Count       int64   `json:"count,omitempty"`
 	DurationSec float64 `json:"duration_seconds,omitempty"`
@@ -68,6 +69,7 @@ func parseBench(args []string, e env) (*benchCmd, error) {
 	fs.BoolVar(&sc.Persistent, "persistent", false, "persistent messages (always confirmed)")
 	fs.BoolVar(&sc.Confirm, "confirm", false, "wait for the broker's confirmation of each send (default: only when --persistent)")
 	fs.IntVar(&sc.InFlight, "inflight", 1, "sends awaiting confirmation at once, per producer (needs confirmed sends)")
+	fs.BoolVar(&sc.Pipelined, "pipelined", false, "send with SendAsync from one goroutine per producer, --inflight sends in flight (needs confirmed sends); default: --inflight goroutines each calling Send")
 	fs.IntVar(&sc.Groups, "groups", 0, "spread messages round-robin over this many message groups (0: no groups)")
 	fs.Int64Var(&count, "count", 0, fmt.Sprintf("messages to send in all (default %d unless --duration)", defaultBenchCount))
 	fs.DurationVar(&sc.duration, "duration", 0, "send for this long instead of a count")
@@ -137,6 +139,8 @@ func (sc *scenario) validate(set map[string]bool) error {
 		return usagef("bench: --stall-timeout %v: want a positive duration", sc.stallTimeout)
 	case sc.Persistent && !sc.Confirm:
 		return usagef("bench: --confirm=false with --persistent: persistent sends are always confirmed")
+	case sc.Pipelined && !sc.Confirm:
+		return usagef("bench: --pipelined needs confirmed sends (--persistent or --confirm)")
 	case sc.InFlight > 1 && !sc.Confirm:
 		return usagef("bench: --inflight %d needs confirmed sends (--persistent or --confirm): unconfirmed sends are never in flight", sc.InFlight)
 	}

@@ -72,6 +72,9 @@ func (sc *scenario) describe() string {
 	parts = append(parts, plural(sc.Producers, "producer"))
 	if sc.Confirm {
 		parts[0] += fmt.Sprintf(" x %d in flight", sc.InFlight)
+		if sc.Pipelined {
+			parts[0] += " (pipelined)"
+		}
 	}
 	parts = append(parts, plural(sc.Consumers, "consumer")+" (ack "+sc.Ack+")")
 	parts = append(parts, fmt.Sprintf("%d B", sc.Size))

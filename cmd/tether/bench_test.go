@@ -62,3 +62,21 @@ func TestBenchProgressOnlyOnTerminal(t *testing.T) {
 		t.Fatalf("output on a non-terminal stderr: %q", o.stderr)
 	}
 }
+
+func TestBenchPipelined(t *testing.T) {
+	uri := startBroker(t)
+	o := tether(t, "", "bench", "--uri", uri, "--json", "--confirm", "--pipelined", "--inflight", "64", "--count", "2000", "--size", "100").mustSucceed(t)
+	var res result
+	if err := json.Unmarshal([]byte(o.stdout), &res); err != nil {
+		t.Fatalf("--json output does not parse: %v\n%s", err, o.stdout)
+	}
+	if !res.Scenario.Pipelined || res.Sent != 2000 || res.Received != 2000 || !res.Complete {
+		t.Fatalf("result: %+v", res)
+	}
+	if l := res.ConfirmLatency; l == nil || l.P50 <= 0 {
+		t.Fatalf("confirm latency: %+v", l)
+	}
+	if o := tether(t, "", "bench", "--uri", uri, "--pipelined"); o.code == exitOK || !strings.Contains(o.stderr, "--pipelined needs confirmed sends") {
+		t.Fatalf("--pipelined without confirmed sends: exit %d, %s", o.code, o.stderr)
+	}
+}

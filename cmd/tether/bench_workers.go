@@ -19,6 +19,14 @@ import (
 func (r *benchRun) produce(producers []*client.Conn) time.Duration {
 	var wg sync.WaitGroup
 	for _, c := range producers {
+		if r.sc.Pipelined {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.pipelinedLoop(r.ctx, c)
+			}()
+			continue
+		}
 		for range r.sc.InFlight {
 			wg.Add(1)
 			go func() {
@@ -65,6 +73,72 @@ func (r *benchRun) sendLoop(ctx context.Context, c *client.Conn) {
 			r.confirm.record(time.Since(r.start) - begin)
 		}
 		r.sent.Add(1)
+	}
+}
+
+// pipelinedLoop is one producer sending with SendAsync: at most InFlight
+// sends await their confirmation, which a second goroutine collects in
+// order, recording each one's latency.
+func (r *benchRun) pipelinedLoop(ctx context.Context, c *client.Conn) {
+	type inFlight struct {
+		p     *client.PendingSend
+		begin time.Duration
+	}
+	slots := make(chan struct{}, r.sc.InFlight)
+	pending := make(chan inFlight, r.sc.InFlight)
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		for f := range pending {
+			err := f.p.Wait(ctx)
+			<-slots
+			if err != nil {
+				if ctx.Err() == nil {
+					r.fail(fmt.Errorf("send to %s: %w", r.sc.Destination, err))
+				}
+				continue
+			}
+			r.confirm.record(time.Since(r.start) - f.begin)
+			r.sent.Add(1)
+		}
+	}()
+	defer func() {
+		close(pending)
+		<-collected
+	}()
+	base := r.baseOptions()
+	opts := make([]client.SendOption, len(base), len(base)+1)
+	copy(opts, base)
+	for ctx.Err() == nil {
+		if r.sc.duration > 0 && time.Since(r.start) >= r.sc.duration {
+			return
+		}
+		n := r.claimed.Add(1)
+		if r.sc.Count > 0 && n > r.sc.Count {
+			return
+		}
+		opts = opts[:len(base)]
+		if r.sc.Groups > 0 {
+			opts = append(opts, client.Group(groupName(n, r.sc.Groups)))
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		body := make([]byte, r.sc.Size)
+		begin := time.Since(r.start)
+		if len(body) >= 8 {
+			binary.BigEndian.PutUint64(body, uint64(begin))
+		}
+		p, err := c.SendAsync(ctx, r.sc.Destination, body, opts...)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.fail(fmt.Errorf("send to %s: %w", r.sc.Destination, err))
+			}
+			return
+		}
+		pending <- inFlight{p, begin} // never blocks: it holds a slot
 	}
 }
 

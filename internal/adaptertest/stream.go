@@ -143,3 +143,41 @@ func RestartMidStream(t testing.TB, b *Broker, scheme, dest string, consumerOpts
 	t.Logf("consumer %+v", consumer.Stats())
 	return st
 }
+
+// PipelinedInOrder sends n persistent messages to dest with SendAsync
+// (many in flight, a window of 64) and checks that each is confirmed and
+// that a subscriber of the same connection gets them all, in order.
+func PipelinedInOrder(t testing.TB, uri, dest string, n int, subOpts ...client.SubOption) {
+	t.Helper()
+	c, _ := DialConn(t, uri, client.WithSendWindow(64))
+	ctx := Ctx(t, 60*time.Second)
+	sub, err := c.Subscribe(ctx, dest, subOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := make([]*client.PendingSend, 0, n)
+	for i := range n {
+		p, err := c.SendAsync(ctx, dest, fmt.Appendf(nil, "m-%05d", i), client.Persistent())
+		if err != nil {
+			t.Fatalf("SendAsync %d: %v", i, err)
+		}
+		pending = append(pending, p)
+	}
+	for _, p := range pending {
+		if err := p.Wait(ctx); err != nil {
+			t.Fatalf("%s: %v", p.DuplicateID(), err)
+		}
+	}
+	for i := range n {
+		m, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if want := fmt.Sprintf("m-%05d", i); string(m.Body()) != want {
+			t.Fatalf("message %d is %s, want %s", i, m.Body(), want)
+		}
+		if err := m.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

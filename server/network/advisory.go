@@ -69,12 +69,17 @@ func advisedDestination(topic string) (broker.Destination, bool) {
 }
 
 // A duplex bridge's subscriptions on the remote broker are network
-// consumers, but the client SDK cannot yet put the tether-network-path
-// header on a SUBSCRIBE. Until it can, the path travels in the selector,
-// as a comment that leaves the selector always true; the remote's
-// advisories show the selector, and every bridge reads the path back from
-// it. Without this, each side would take the other's pull subscriptions
-// for application demand and bounce messages back and forth.
+// consumers, and the remote's advisories must say so: without the path,
+// each side would take the other's pull subscriptions for application
+// demand and bounce messages back and forth. The path travels in the
+// selector, as a comment that leaves the selector always true; the
+// remote's advisories show the selector, and every bridge reads the path
+// back from it. The SDK could send it as the tether-network-path SUBSCRIBE
+// header (client.Headers), but the STOMP connector then also refuses the
+// subscription every message that already passed through this broker
+// (loop prevention for forwarding bridges), and a duplex bridge pulls such
+// queue messages back when their consumer moved here. The header can
+// replace the comment once the connector separates the two.
 const selectorPathTag = "tether-network-path:"
 
 func selectorWithPath(path []string) string {

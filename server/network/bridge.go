@@ -10,19 +10,15 @@ import (
 	"time"
 
 	"github.com/tethermq/tether/client"
-	clientstomp "github.com/tethermq/tether/client/stomp"
 	"github.com/tethermq/tether/server/broker"
 )
 
-// bridgeHeartBeat is offered both ways on the bridge's connection, so a
-// silent remote (not a closed one) is noticed within about two intervals.
-const bridgeHeartBeat = 5 * time.Second
-
-// bridge is one connection to a remote broker, from connect to loss. Every
+// bridge is one connection's worth of bridging to a remote broker, from
+// the link's connection being established to its interruption. Every
 // goroutine it starts is in wg and stops when ctx ends; teardown then closes
 // the local session (whatever the bridge held goes back to its queue) and
-// the remote connection (whatever the remote had pushed to us is
-// redelivered there).
+// ends the bridge's subscriptions on the remote (whatever the remote had
+// pushed to us is redelivered there).
 type bridge struct {
 	l    *link
 	opts *Options
@@ -31,14 +27,15 @@ type bridge struct {
 	ctx  context.Context
 	fail func(error) // ends the bridge
 
-	remote      *client.Conn
-	tap         *sessionTap
+	remote      *client.Conn // the link's; it outlives the bridge
 	remoteName  string
 	established bool
 	lsess       *broker.Session
 	filter      destFilter
 	outbox      broker.Destination
 	wg          sync.WaitGroup
+	subsMu      sync.Mutex
+	subs        []*client.Subscription // on the remote, ended by teardown
 
 	fwd   *forwarder
 	mov   *mover
@@ -46,43 +43,23 @@ type bridge struct {
 	pull  *puller     // set when duplex
 }
 
-// runBridge connects, runs the bridge until the connection is lost or ctx
-// ends, and tears it down. upFor is how long it was established (0 if it
-// never was).
-func runBridge(ctx context.Context, l *link) (upFor time.Duration, err error) {
+// runBridge runs a bridge over the link's connection until the connection
+// is interrupted, the bridge fails or ctx ends, and tears it down. lost is
+// the link's interruption count when the connection was seen live: if it
+// moved on since, the bridge does not start. upFor is how long it was
+// established (0 if it never was).
+func runBridge(ctx context.Context, l *link, remote *client.Conn, lost uint64) (upFor time.Duration, err error) {
 	c := l.c
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	if !l.attach(lost, cancel) {
+		return 0, errors.New("the connection was interrupted before the bridge started")
+	}
+	defer l.detach()
 	b := &bridge{
-		l: l, opts: &c.opts, env: &c.env, ctx: ctx, fail: cancel,
+		l: l, opts: &c.opts, env: &c.env, ctx: ctx, fail: cancel, remote: remote,
 		log: c.log.With("link", l.key), filter: newDestFilter(&c.opts),
 	}
-	b.tap = &sessionTap{inner: clientstomp.Dialer{}}
-	opts := []client.Option{
-		client.WithClientID(b.clientID()),
-		client.WithHeartBeat(bridgeHeartBeat, bridgeHeartBeat),
-		client.WithCloseTimeout(2 * time.Second),
-		client.WithLogger(b.log),
-		client.WithEventHandler(func(e client.Event) {
-			if e.Kind == client.EventInterrupted || e.Kind == client.EventFailed {
-				cancel(fmt.Errorf("connection to %s lost: %w", e.URI, e.Err))
-			}
-		}),
-	}
-	for _, scheme := range clientstomp.Schemes {
-		opts = append(opts, client.WithDialer(scheme, b.tap))
-	}
-	if c.env.TLS != nil {
-		opts = append(opts, client.WithTLS(c.env.TLS))
-	}
-	if c.opts.UserName != "" {
-		opts = append(opts, client.WithCredentials(c.opts.UserName, c.opts.Password))
-	}
-	remote, err := client.Dial(ctx, l.uri, opts...)
-	if err != nil {
-		return 0, fmt.Errorf("connect: %w", err)
-	}
-	b.remote = remote
 	defer b.teardown()
 
 	if b.remoteName, err = hello(ctx, remote); err != nil {
@@ -158,6 +135,7 @@ func (b *bridge) followRemoteDemand() error {
 	if err != nil {
 		return fmt.Errorf("subscribe to the remote's consumer advisories: %w", err)
 	}
+	b.track(sub)
 	b.goRun(func() {
 		for {
 			m, err := sub.Next(b.ctx)
@@ -192,12 +170,11 @@ func (b *bridge) wantsDemand(ev demandEvent, from string) bool {
 	return b.filter.allows(ev.dest) && !slices.Contains(ev.path, from) && len(ev.path) < b.opts.consumerTTL()
 }
 
-// clientID is the same for every bridge of this connector to this remote,
-// before and after a master change (the identity belongs to the store): a
-// new bridge connection takes over a stale one the remote has not noticed
-// dying yet, which returns that one's unacknowledged messages at once.
-func (b *bridge) clientID() string {
-	return "tether-bridge." + b.env.Identity + "." + b.opts.Name + "." + b.l.key
+// track records a subscription on the remote for teardown to end.
+func (b *bridge) track(sub *client.Subscription) {
+	b.subsMu.Lock()
+	b.subs = append(b.subs, sub)
+	b.subsMu.Unlock()
 }
 
 func (b *bridge) goRun(fn func()) {
@@ -214,7 +191,16 @@ func (b *bridge) teardown() {
 	if b.lsess != nil {
 		b.lsess.Close()
 	}
-	_ = b.remote.Close()
+	// The connection stays with the link. While it is down an unsubscribe
+	// only stops the SDK from restoring the subscription; while it is up it
+	// makes the remote redeliver what it had pushed to this bridge.
+	b.subsMu.Lock()
+	subs := b.subs
+	b.subs = nil
+	b.subsMu.Unlock()
+	for _, s := range subs {
+		unsubscribe(s)
+	}
 	b.l.setRemote("")
 	if !b.established {
 		return // the link reports why it could not be established

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tethermq/tether/client"
 	"github.com/tethermq/tether/internal/testutil"
+	"github.com/tethermq/tether/server"
 	"github.com/tethermq/tether/server/network"
 )
 
@@ -155,4 +156,24 @@ func quiet(t *testing.T, bs ...*testBroker) {
 		}
 		return true
 	}, "brokers drained")
+}
+
+// A remote that refuses the bridge's connection (here: credentials it does
+// not know yet) is asked again after the connector's delays, and the bridge
+// forms once the remote accepts it.
+func TestRefusedConnectionIsAskedAgain(t *testing.T) {
+	b := newBroker(t, "B")
+	b.users = []server.User{{Username: "bridge", Password: "old"}}
+	b.start(t)
+	a := newBroker(t, "A")
+	a.logs = &logBuffer{}
+	a.start(t, nc(staticTo(b), func(o *network.Options) { o.UserName, o.Password = "bridge", "new" }))
+	testutil.Eventually(t, 10*time.Second, func() bool { return a.logs.count("asking again") >= 2 }, "the refused link was not asked again")
+	if bi := a.srv.NetworkBridges(); len(bi) != 1 || bi[0].Remote != "" {
+		t.Fatalf("bridges with wrong credentials: %+v", bi)
+	}
+	b.srv.Close()
+	b.users = []server.User{{Username: "bridge", Password: "new"}}
+	b.start(t)
+	waitBridge(t, a, "B")
 }

@@ -123,7 +123,7 @@ func (c *Connector) startLink(key string, brokers []*url.URL) {
 	}
 	prev := c.links[key]
 	ctx, cancel := context.WithCancel(c.ctx)
-	l := &link{c: c, key: key, uri: dialURI(brokers), cancel: cancel, done: make(chan struct{})}
+	l := newLink(c, key, brokers, cancel)
 	c.links[key] = l
 	c.wg.Add(1)
 	go func() {

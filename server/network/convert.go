@@ -9,7 +9,6 @@ import (
 
 	"github.com/tethermq/tether/client"
 	clientstomp "github.com/tethermq/tether/client/stomp"
-	"github.com/tethermq/tether/failover/session"
 	"github.com/tethermq/tether/server/broker"
 )
 
@@ -69,10 +68,10 @@ var reservedHeaders = func() map[string]bool {
 	return m
 }()
 
-// outgoing maps a local message to what the client SDK's STOMP session
-// sends: the same fields, the application headers, the broker path with
-// this broker appended, the duplicate id, and a receipt request.
-func (b *bridge) outgoing(m *broker.Message, dest broker.Destination, dupID string) *session.Outgoing {
+// outgoing maps a local message to a send through the SDK: the same
+// fields, the application headers, the broker path with this broker
+// appended, and the duplicate id.
+func (b *bridge) outgoing(m *broker.Message, dupID string) []client.SendOption {
 	hdrs := make(map[string]string, len(m.Headers)+3)
 	for _, h := range m.Headers {
 		if reservedHeaders[h.Name] || h.Name == hdrBrokerPath || strings.HasPrefix(h.Name, hdrNetworkPrefix) {
@@ -89,28 +88,29 @@ func (b *bridge) outgoing(m *broker.Message, dest broker.Destination, dupID stri
 	if m.ContentType != "" {
 		hdrs["content-type"] = m.ContentType
 	}
-	o := &session.Outgoing{
-		Destination: wireDest(dest), Body: m.Body, Headers: hdrs, Persistent: m.Persistent,
-		Priority: int(m.Priority), GroupID: m.GroupID, GroupSeq: int(m.GroupSeq),
-		CorrelationID: m.CorrelationID, DuplicateID: dupID, Confirm: true,
+	opts := make([]client.SendOption, 0, 8)
+	opts = append(opts, client.Headers(hdrs), client.Priority(int(min(m.Priority, 9))), client.DuplicateID(dupID))
+	if m.Persistent {
+		opts = append(opts, client.Persistent())
+	}
+	if m.GroupID != "" {
+		opts = append(opts, client.Group(m.GroupID))
+	}
+	if m.GroupSeq != 0 {
+		opts = append(opts, client.GroupSeq(int(m.GroupSeq)))
+	}
+	if m.CorrelationID != "" {
+		opts = append(opts, client.CorrelationID(m.CorrelationID))
 	}
 	if m.Expires > 0 {
-		o.Expires = time.UnixMilli(m.Expires)
+		opts = append(opts, client.Expires(time.UnixMilli(m.Expires)))
 	}
 	if m.ReplyTo != "" {
 		if d, err := broker.ParseDestination(m.ReplyTo); err == nil {
-			rt := wireDest(d)
-			o.ReplyTo = &rt
+			opts = append(opts, client.ReplyTo(d.String()))
 		}
 	}
-	return o
-}
-
-func wireDest(d broker.Destination) session.Destination {
-	if d.Kind == broker.Topic {
-		return session.Destination{Kind: session.Topic, Name: d.Name}
-	}
-	return session.Destination{Kind: session.Queue, Name: d.Name}
+	return opts
 }
 
 // frameHeaders are the MESSAGE headers the STOMP connector writes for

@@ -13,13 +13,18 @@ broker core (broker.Session), the remote side through the client SDK
 
 # Pieces
 
-  - Connector (connector.go) is one configured connector; a link (link.go)
-    keeps one bridge to one remote alive, re-establishing it with the
-    static: reconnect options (ActiveMQ's initialReconnectDelay, ...). A
-    masterslave: link dials failover:(list)?randomize=false&maxReconnectAttempts=0.
-  - A bridge (bridge.go) is one connection, from connect to loss. It first
-    learns the remote's name (hello.go), then starts:
-  - the forwarder (forward.go): sends the bridge's outbox queue to the remote;
+  - Connector (connector.go) is one configured connector; its URI
+    (static:, masterslave:, multicast://) is read here (uri.go,
+    multicast.go), not by the SDK. A link (link.go) holds one SDK connection
+    to one remote for its whole life (a masterslave: link's over the list,
+    master first): the SDK reconnects with the connector's reconnect
+    options, given as typed client options (static:'s maxReconnectAttempts
+    0, "forever", is the SDK's -1), and re-sends what was unconfirmed.
+  - A bridge (bridge.go) is one connection's worth of bridging, from the
+    connection being established to its interruption (the SDK's events). It
+    first learns the remote's name (hello.go), then starts:
+  - the forwarder (forward.go): sends the bridge's outbox queue to the remote
+    with the SDK's pipelined send (client.Conn.SendAsync);
   - the mover (demand.go): follows the remote's consumer advisories, keeps a
     local network consumer per remote demand (priority -5, prefetchSize,
     a filter for loops and hops) and stages what they receive in the outbox;

@@ -6,17 +6,17 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tethermq/tether/failover/session"
+	"github.com/tethermq/tether/client"
 	"github.com/tethermq/tether/server/broker"
 )
 
 // forwarder sends to the remote: the outbox's messages, and those the mover
-// forwards directly. One goroutine writes them in order without waiting
-// (the remote's group commit then takes many per fsync); another waits for
-// the receipts, in the same order, and acknowledges each message here only
-// after the remote confirmed it. Every send of a message carries the same
-// duplicate id, so the remote stores it once however often a broken bridge
-// makes us send it again.
+// forwards directly. One goroutine sends them in order with the SDK's
+// pipelined send, without waiting (the remote's group commit then takes
+// many per fsync); another waits for the confirmations, in the same order,
+// and acknowledges each message here only after the remote confirmed it.
+// Every send of a message carries the same duplicate id, so the remote
+// stores it once however often a broken bridge makes us send it again.
 type forwarder struct {
 	b       *bridge
 	cons    *broker.Consumer // on the outbox
@@ -41,8 +41,8 @@ type item struct {
 }
 
 type sent struct {
-	it   item
-	conf session.Confirmation
+	it item
+	p  *client.PendingSend // nil: dropped (expired), nothing to wait for
 }
 
 func newForwarder(b *bridge) *forwarder {
@@ -107,14 +107,14 @@ func (f *forwarder) write() {
 				f.written.push(sent{it: it})
 				continue
 			}
-			conf, err := b.sess().Send(b.ctx, b.outgoing(it.msg, it.dest, it.dupID))
+			p, err := b.remote.SendAsync(b.ctx, it.dest.String(), it.msg.Body, b.outgoing(it.msg, it.dupID)...)
 			if err != nil {
-				// Not written: it stays unacknowledged here and is sent
+				// Not sent: it stays unacknowledged here and is sent
 				// again, with the same duplicate id, by the next bridge.
 				b.fail(fmt.Errorf("forward to %s: %w", it.dest, err))
 				return
 			}
-			f.written.push(sent{it: it, conf: conf})
+			f.written.push(sent{it: it, p: p})
 		}
 	}
 }
@@ -129,14 +129,19 @@ func (f *forwarder) confirm() {
 		}
 		for _, s := range f.written.take() {
 			var err error
-			if s.conf != nil {
+			if s.p != nil {
+				// A send outlives a lost connection: the SDK re-sends it on
+				// the next one. This bridge ends with the connection, and
+				// the next one sends the message again from the outbox;
+				// the remote keeps one copy (same duplicate id).
 				select {
-				case err = <-s.conf:
+				case <-s.p.Done():
+					err = s.p.Err()
 				case <-b.ctx.Done():
 					return
 				}
 			}
-			var refused *session.BrokerError
+			var refused *client.BrokerError
 			switch {
 			case err == nil:
 				s.it.confirmed()

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,8 @@ type testBroker struct {
 	port     int
 	dir      string
 	memLimit server.ByteSize // 0: the default
+	users    []server.User   // none: anonymous access
+	logs     *logBuffer      // when set, also receives the broker's log
 	srv      *server.Server
 }
 
@@ -49,7 +52,12 @@ func (b *testBroker) start(t *testing.T, ncs ...network.Options) *testBroker {
 	cfg.TransportConnectors = []server.Connector{{Name: "native", URI: b.uri()}}
 	cfg.NetworkConnectors = ncs
 	cfg.MemoryLimit = b.memLimit
-	srv, err := server.Start(context.Background(), cfg, testLogger(t, b.name))
+	cfg.Users = b.users
+	logger := testLogger(t, b.name)
+	if b.logs != nil {
+		logger = slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelInfo})).With("broker", b.name)
+	}
+	srv, err := server.Start(context.Background(), cfg, logger)
 	if err != nil {
 		t.Fatalf("start %s: %v", b.name, err)
 	}
@@ -186,4 +194,23 @@ func consume(ctx context.Context, t *testing.T, c *client.Conn, dest, label stri
 		}
 	}()
 	return done
+}
+
+// logBuffer collects log output for a test to look into.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.buf = append(l.buf, p...)
+	l.mu.Unlock()
+	return len(p), nil
+}
+
+func (l *logBuffer) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(string(l.buf), s)
 }

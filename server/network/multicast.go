@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/tethermq/tether/failover"
 )
 
 // ActiveMQ's multicast discovery constants (MulticastDiscoveryAgent).
@@ -39,8 +37,8 @@ type multicastConfig struct {
 // keepAliveInterval (500 ms), plus the reconnect options a network
 // connector applies to discovered brokers (initialReconnectDelay 5000 ms,
 // maxReconnectDelay 30000 ms, useExponentialBackOff true, backOffMultiplier 2).
-func parseMulticast(raw string) (multicastConfig, failover.StaticOptions, error) {
-	retry := failover.DefaultStaticOptions()
+func parseMulticast(raw string) (multicastConfig, reconnectOptions, error) {
+	retry := defaultReconnectOptions()
 	retry.InitialReconnectDelay = 5 * time.Second
 	mc := multicastConfig{group: defaultGroup, ttl: 1, keepAlive: defaultKeepAlive}
 	u, err := url.Parse(raw)
@@ -69,7 +67,7 @@ func parseMulticast(raw string) (multicastConfig, failover.StaticOptions, error)
 	return mc, retry, nil
 }
 
-func (mc *multicastConfig) set(name, v string, retry *failover.StaticOptions) error {
+func (mc *multicastConfig) set(name, v string, retry *reconnectOptions) error {
 	var err error
 	switch name {
 	case "group":
@@ -91,22 +89,7 @@ func (mc *multicastConfig) set(name, v string, retry *failover.StaticOptions) er
 		}
 		mc.keepAlive = time.Duration(ms) * time.Millisecond
 	case "initialReconnectDelay", "maxReconnectDelay", "useExponentialBackOff", "backOffMultiplier":
-		// static:'s parser knows these names and their value rules.
-		spec, perr := failover.Parse("static:(tcp://localhost:1)?" + url.QueryEscape(name) + "=" + url.QueryEscape(v))
-		if perr != nil {
-			return perr
-		}
-		o := *spec.Static
-		switch name {
-		case "initialReconnectDelay":
-			retry.InitialReconnectDelay = o.InitialReconnectDelay
-		case "maxReconnectDelay":
-			retry.MaxReconnectDelay = o.MaxReconnectDelay
-		case "useExponentialBackOff":
-			retry.UseExponentialBackOff = o.UseExponentialBackOff
-		default:
-			retry.BackOffMultiplier = o.BackOffMultiplier
-		}
+		return retry.set(name, v)
 	default:
 		return fmt.Errorf("unknown multicast option (want group, networkInterface, timeToLive, keepAliveInterval, initialReconnectDelay, maxReconnectDelay, useExponentialBackOff, backOffMultiplier)")
 	}

@@ -96,14 +96,16 @@ func TestParseFlag(t *testing.T) {
 	if tgt.kind != kindMasterSlave || len(tgt.brokers) != 2 || tgt.retry.InitialReconnectDelay != 100*time.Millisecond {
 		t.Errorf("target: %+v", tgt)
 	}
-	if got := dialURI(tgt.brokers); got != "failover:(tcp://b1:61616?tcpNoDelay=false,tcp://b2:61616)?randomize=false&maxReconnectAttempts=0" {
+	// The list in order, master first; the options travel as typed client
+	// options (reconnectOptions.clientOptions).
+	if got := dialURI(tgt.brokers); got != "failover:(tcp://b1:61616?tcpNoDelay=false,tcp://b2:61616)" {
 		t.Errorf("dial URI %q", got)
 	}
 	mixed, err := parseTarget("masterslave:(stomp://b1,tcp://b2:61617)")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := dialURI(mixed.brokers); got != "failover:(tcp://b1:61613,tcp://b2:61617)?randomize=false&maxReconnectAttempts=0" {
+	if got := dialURI(mixed.brokers); got != "failover:(stomp://b1,tcp://b2:61617)" {
 		t.Errorf("mixed schemes: dial URI %q", got)
 	}
 	if _, err := ParseFlag("static:(tcp://b:1)?duplex=maybe"); err == nil || !strings.Contains(err.Error(), "duplex") {
@@ -216,5 +218,40 @@ func TestBackoff(t *testing.T) {
 	bo.failed(0)
 	if d, _ := bo.failed(10 * time.Second); d != 100*time.Millisecond {
 		t.Errorf("after a long-lived bridge the delay is %v, want the initial 100ms", d)
+	}
+}
+
+func TestStaticOptions(t *testing.T) {
+	tgt, err := parseTarget("static:(tcp://a:1,tcp://b:2)?initialReconnectDelay=50&backOffMultiplier=3&maxReconnectAttempts=4&minConnectTime=100&useExponentialBackOff=false&maxReconnectDelay=900")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := reconnectOptions{
+		InitialReconnectDelay: 50 * time.Millisecond, MaxReconnectDelay: 900 * time.Millisecond,
+		BackOffMultiplier: 3, MaxReconnectAttempts: 4, MinConnectTime: 100 * time.Millisecond,
+	}
+	if tgt.retry != want || tgt.kind != kindStatic || len(tgt.brokers) != 2 {
+		t.Errorf("got %+v want %+v", tgt, want)
+	}
+	d, err := parseTarget("static:(tcp://a:1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.retry != defaultReconnectOptions() || d.retry.InitialReconnectDelay != time.Second || d.retry.MaxReconnectAttempts != 0 {
+		t.Errorf("defaults %+v", d.retry)
+	}
+	for _, bad := range []struct{ uri, want string }{
+		{"static:(tcp://a:1)?randomize=true", "randomize"},
+		{"static:(tcp://a:1)?maxReconnectAttempts=-1", "maxReconnectAttempts"},
+		{"static:(tcp://a:1)?minConnectTime=1&minConnectTime=2", "given twice"},
+		{"static:(tcp://a:1)?initialReconnectDelay=500&maxReconnectDelay=100", "below initialReconnectDelay"},
+		{"static:(a:1)", "no host"},
+		{"static:(failover:(tcp://a:1))", "nested"},
+		{"static:()", "no broker URIs"},
+		{"masterslave:(tcp://a:1)", "at least 2"},
+	} {
+		if _, err := parseTarget(bad.uri); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: %v, want an error with %q", bad.uri, err, bad.want)
+		}
 	}
 }

@@ -131,6 +131,7 @@ func (p *puller) pullFrom(ctx context.Context, pd *pullDemand) {
 		}
 		return
 	}
+	b.track(sub)
 	var taken inflight
 	for {
 		m, err := sub.Next(ctx)

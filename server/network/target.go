@@ -2,12 +2,9 @@ package network
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/tethermq/tether/failover"
 )
 
 // targetKind is how a connector finds the brokers it bridges to.
@@ -27,7 +24,7 @@ const (
 type target struct {
 	kind    targetKind
 	brokers []*url.URL // static and masterslave
-	retry   failover.StaticOptions
+	retry   reconnectOptions
 	mc      multicastConfig // multicast
 }
 
@@ -36,24 +33,22 @@ type target struct {
 func parseTarget(raw string) (*target, error) {
 	raw = strings.TrimSpace(raw)
 	scheme, rest, _ := strings.Cut(raw, ":")
-	switch strings.ToLower(scheme) {
-	case "static":
-		spec, err := failover.Parse(raw)
-		if err != nil {
-			return nil, err
-		}
-		return &target{kind: kindStatic, brokers: spec.Brokers, retry: *spec.Static}, nil
-	case "masterslave":
-		// The same list and reconnect options as static:, but one bridge
-		// over the whole list.
-		spec, err := failover.Parse("static:" + rest)
+	scheme = strings.ToLower(scheme)
+	switch scheme {
+	case "static", "masterslave":
+		brokers, retry, err := parseList(rest)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", raw, err)
 		}
-		if len(spec.Brokers) < 2 {
-			return nil, fmt.Errorf("%s: masterslave: needs at least 2 URIs (master first), got %d", raw, len(spec.Brokers))
+		if scheme == "static" {
+			return &target{kind: kindStatic, brokers: brokers, retry: retry}, nil
 		}
-		return &target{kind: kindMasterSlave, brokers: spec.Brokers, retry: *spec.Static}, nil
+		// The same list and reconnect options as static:, but one bridge
+		// over the whole list.
+		if len(brokers) < 2 {
+			return nil, fmt.Errorf("%s: masterslave: needs at least 2 URIs (master first), got %d", raw, len(brokers))
+		}
+		return &target{kind: kindMasterSlave, brokers: brokers, retry: retry}, nil
 	case "multicast":
 		mc, retry, err := parseMulticast(raw)
 		if err != nil {
@@ -64,35 +59,6 @@ func parseTarget(raw string) (*target, error) {
 		return nil, fmt.Errorf("missing (want static:(...), masterslave:(...) or multicast://default)")
 	}
 	return nil, fmt.Errorf("%q: unknown scheme %q (want static:, masterslave: or multicast:)", raw, scheme)
-}
-
-// dialURI is the client URI of one bridge: a single pass over the list, no
-// reconnect by the client (the connector owns re-establishment), the
-// master first. For masterslave: it is exactly ActiveMQ's expansion.
-func dialURI(brokers []*url.URL) string {
-	parts := make([]string, len(brokers))
-	for i, u := range brokers {
-		parts[i] = sameScheme(u).String()
-	}
-	return "failover:(" + strings.Join(parts, ",") + ")?randomize=false&maxReconnectAttempts=0"
-}
-
-// sameScheme writes stomp:// as tcp:// (and stomp+ssl:// as ssl://), with
-// the port made explicit: the same STOMP connection, but one scheme for the
-// whole list, which the client needs when the bridge's adapter is wrapped
-// (see sessionTap).
-func sameScheme(u *url.URL) *url.URL {
-	alias := map[string]struct{ scheme, port string }{"stomp": {"tcp", "61613"}, "stomp+ssl": {"ssl", "61612"}}
-	a, ok := alias[u.Scheme]
-	if !ok {
-		return u
-	}
-	v := *u
-	v.Scheme = a.scheme
-	if v.Port() == "" {
-		v.Host = net.JoinHostPort(v.Hostname(), a.port)
-	}
-	return &v
 }
 
 // linkKey names a static bridge after the broker it dials, in a form that
@@ -116,12 +82,12 @@ func sanitize(s string) string {
 // when useExponentialBackOff, capped at maxReconnectDelay, and back to the
 // start once a bridge stayed up for minConnectTime.
 type backoff struct {
-	o     failover.StaticOptions
+	o     reconnectOptions
 	next  time.Duration
 	fails int
 }
 
-func newBackoff(o failover.StaticOptions) *backoff {
+func newBackoff(o reconnectOptions) *backoff {
 	return &backoff{o: o, next: o.InitialReconnectDelay}
 }
 
