@@ -97,7 +97,11 @@ func (c *Config) validateSecurity() error {
 		if err != nil {
 			continue // reported by Validate
 		}
-		if _, ok := tlsSchemes[scheme]; ok {
+		_, tlsScheme := tlsSchemes[scheme]
+		if ws, ok := webSocketSchemes[scheme]; ok && ws.tls {
+			tlsScheme = true
+		}
+		if tlsScheme {
 			if c.SSLContext == nil {
 				return fmt.Errorf("config: transportConnectors[%d].uri: %s:// needs an sslContext", i, scheme)
 			}

@@ -251,7 +251,7 @@ func TestWSSNeedsTLSSettings(t *testing.T) {
 		s.Close()
 		t.Fatal("wss:// started without TLS settings")
 	}
-	if !strings.Contains(err.Error(), "wss:// needs sslContext") {
+	if !strings.Contains(err.Error(), "wss:// needs an sslContext") {
 		t.Fatalf("error %q does not say what is missing", err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 func openJ(t testing.TB, dir string, seg int64) *Journal {
 	t.Helper()
-	j, err := OpenJournal(dir, JournalOptions{SegmentSize: seg, Manual: true})
+	j, err := OpenJournal(dir, JournalOptions{SegmentSize: seg, CheckpointBytes: seg, Manual: true})
 	if err != nil {
 		t.Fatal(err)
 	}
