@@ -18,6 +18,7 @@ type commitOp struct {
 	sets    [][2][]byte
 	deletes [][]byte
 	sync    bool
+	err     error           // set by the committer when the store refused this op
 	apply   func(err error) // runs on the committer goroutine, in order
 	done    func(err error) // completion for the caller (receipt)
 }
@@ -187,7 +188,11 @@ func (c *committer) complete(ops []*commitOp, err error) {
 	c.completing.Store(true)
 	c.amu.Unlock()
 	for i, op := range ops {
-		finish(op, err)
+		if op.err != nil {
+			finish(op, op.err)
+		} else {
+			finish(op, err)
+		}
 		ops[i] = nil
 	}
 	c.amu.Lock()
@@ -283,24 +288,76 @@ func (c *committer) write(ops []*commitOp, closing bool) error {
 	if n == 0 && c.held() == 0 {
 		return nil
 	}
-	b := c.st.NewBatch()
-	c.addTo(b, &c.deferred)
-	held := c.deferred.deletes
-	heldSets := c.deferred.sets
+	// One store commit per chunk of at most maxBatchBytes (an op is never
+	// split): a journal record must fit a journal file, and a huge write
+	// delays everybody. Only the last chunk needs a sync: the store makes
+	// every earlier commit durable with it. Ops of a chunk the store refused
+	// (and of every chunk after it) get its error; earlier chunks are stored
+	// and complete normally.
+	held, heldSets := c.deferred.deletes, c.deferred.sets
 	c.deferred = commitOp{}
-	for _, op := range ops {
-		c.addTo(b, op)
-	}
-	if err := b.Commit(sync); err != nil {
-		c.log.Error("store commit failed", "ops", len(ops), "err", err)
-		c.keepAcks(held, heldSets, ops)
-		if errors.Is(err, store.ErrNoSpace) {
-			err = fmt.Errorf("%w: no space left on the store's disk; not stored (%w)", ErrStoreFull, err)
+	type chunk struct{ from, to int } // ops[from:to]; the first chunk also carries the held writes
+	var chunks []chunk
+	size := batchBytes(heldSets, held)
+	from := 0
+	for i, op := range ops {
+		n := batchBytes(op.sets, op.deletes)
+		if size > 0 && size+n > maxBatchBytes {
+			chunks = append(chunks, chunk{from, i})
+			from, size = i, 0
 		}
-		return err
+		size += n
 	}
-	c.deferred.sets, c.deferred.deletes = heldSets[:0], held[:0]
+	chunks = append(chunks, chunk{from, len(ops)})
+	var failed error
+	failedAt := len(ops)
+	for ci, ch := range chunks {
+		b := c.st.NewBatch()
+		if ci == 0 {
+			for _, kv := range heldSets {
+				b.Set(kv[0], kv[1])
+			}
+			for _, k := range held {
+				b.Delete(k)
+			}
+		}
+		for _, op := range ops[ch.from:ch.to] {
+			c.addTo(b, op)
+		}
+		if err := b.Commit(sync && ci == len(chunks)-1); err != nil {
+			c.log.Error("store commit failed", "ops", len(ops)-ch.from, "err", err)
+			if errors.Is(err, store.ErrNoSpace) {
+				err = fmt.Errorf("%w: no space left on the store's disk; not stored (%w)", ErrStoreFull, err)
+			}
+			failed, failedAt = err, ch.from
+			break
+		}
+		if ci == 0 {
+			held, heldSets = nil, nil // written
+		}
+	}
+	if failed == nil {
+		return nil
+	}
+	for _, op := range ops[failedAt:] {
+		op.err = failed
+	}
+	c.keepAcks(held, heldSets, ops[failedAt:])
 	return nil
+}
+
+// maxBatchBytes caps one store commit; see write.
+const maxBatchBytes = 4 << 20
+
+func batchBytes(sets [][2][]byte, deletes [][]byte) int {
+	n := 0
+	for _, kv := range sets {
+		n += len(kv[0]) + len(kv[1]) + 8
+	}
+	for _, k := range deletes {
+		n += len(k) + 4
+	}
+	return n
 }
 
 // keepAcks holds again, for the next batch, the deletes of a batch the

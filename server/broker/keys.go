@@ -37,15 +37,20 @@ func messageKey(qid string, seq uint64) []byte {
 }
 
 func parseMessageKey(k []byte) (qid string, seq uint64, err error) {
+	b, seq, err := splitMessageKey(k)
+	return string(b), seq, err
+}
+
+// splitMessageKey is parseMessageKey without the copy: qid aliases k.
+func splitMessageKey(k []byte) (qid []byte, seq uint64, err error) {
 	if len(k) < 1 || k[0] != tagMessage {
-		return "", 0, errors.New("not a message key")
+		return nil, 0, errors.New("not a message key")
 	}
 	n, w := binary.Uvarint(k[1:])
 	if w <= 0 || uint64(len(k)) != 1+uint64(w)+n+8 {
-		return "", 0, errors.New("malformed message key")
+		return nil, 0, errors.New("malformed message key")
 	}
-	qid = string(k[1+w : 1+w+int(n)])
-	return qid, binary.BigEndian.Uint64(k[len(k)-8:]), nil
+	return k[1+w : 1+w+int(n)], binary.BigEndian.Uint64(k[len(k)-8:]), nil
 }
 
 func durableKey(qid string) []byte {

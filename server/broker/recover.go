@@ -52,18 +52,24 @@ func (b *Broker) recover() error {
 	var orphans [][]byte
 	messages := 0
 	spools := map[*queue][]uint64{}
+	byQID := map[string]*queue{} // a queue per qid, looked up without allocating
 	err = b.st.ScanKeys([]byte{tagMessage}, func(k []byte) error {
-		qid, seq, err := parseMessageKey(k)
+		qidb, seq, err := splitMessageKey(k)
 		if err != nil {
 			return fmt.Errorf("recover: %w", err)
 		}
-		var q *queue
-		switch {
-		case len(qid) > 2 && qid[:2] == "q:":
-			q = b.queueFor(Destination{Queue, qid[2:]})
-		case b.durables[qid] != nil:
-			q = b.durables[qid].q
-		default:
+		q, ok := byQID[string(qidb)]
+		if !ok {
+			qid := string(qidb)
+			switch {
+			case len(qid) > 2 && qid[:2] == "q:":
+				q = b.queueFor(Destination{Queue, qid[2:]})
+			case b.durables[qid] != nil:
+				q = b.durables[qid].q
+			}
+			byQID[qid] = q
+		}
+		if q == nil {
 			orphans = append(orphans, append([]byte(nil), k...))
 			return nil
 		}

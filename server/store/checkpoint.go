@@ -123,7 +123,7 @@ func (j *Journal) recycle(s *segment) {
 	if s.w != nil {
 		s.w.Close()
 	}
-	if j.spare == nil {
+	if j.spare == nil && s.size == j.segSize {
 		spare := filepath.Join(j.dir, fmt.Sprintf("%s%016x%s", sparePrefix, s.id, segSuffix))
 		if err := os.Rename(j.segPath(s.id), spare); err == nil {
 			j.spare, j.spareP = s.f, spare
@@ -240,9 +240,13 @@ func (j *Journal) parseCheckpoint(data []byte, byID map[uint64]*segment) (positi
 	}
 	pos := position{binary.LittleEndian.Uint64(body[5:13]), int64(binary.LittleEndian.Uint64(body[13:21]))}
 	count := binary.LittleEndian.Uint64(body[21:29])
-	if byID[pos.seg] == nil || pos.off < 0 || pos.off > j.segSize {
+	if byID[pos.seg] == nil || pos.off < 0 || pos.off > byID[pos.seg].size {
 		return position{}, fmt.Errorf("%w: position segment %d is not in the journal", errCkpt, pos.seg)
 	}
+	if count > uint64(len(body)) {
+		return position{}, fmt.Errorf("%w: %d keys in %d bytes", errCkpt, count, len(body))
+	}
+	j.index = make(map[string]loc, count)
 	p := body[hdrLen:]
 	next := func() uint64 {
 		v, n := binary.Uvarint(p)
@@ -265,13 +269,10 @@ func (j *Journal) parseCheckpoint(data []byte, byID map[uint64]*segment) (positi
 			return position{}, errCkpt
 		}
 		s := byID[segID]
-		if s == nil || segID > pos.seg || off+length > uint64(j.segSize) || length > maxRecord || size > maxRecord {
+		if s == nil || segID > pos.seg || off+length > uint64(s.size) || length > maxRecord || size > maxRecord {
 			return position{}, fmt.Errorf("%w: key at segment %d offset %d is not in the journal", errCkpt, segID, off)
 		}
 		l := loc{seg: s, off: int64(off), length: int32(length), size: int32(size)}
-		if _, dup := j.index[key]; dup {
-			return position{}, fmt.Errorf("%w: key listed twice", errCkpt)
-		}
 		j.index[key] = l
 		s.live++
 		s.liveBytes += int64(size)
@@ -279,6 +280,9 @@ func (j *Journal) parseCheckpoint(data []byte, byID map[uint64]*segment) (positi
 	}
 	if len(p) != 0 {
 		return position{}, fmt.Errorf("%w: %d trailing bytes", errCkpt, len(p))
+	}
+	if uint64(len(j.index)) != count {
+		return position{}, fmt.Errorf("%w: a key listed twice", errCkpt)
 	}
 	return pos, nil
 }

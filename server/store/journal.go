@@ -99,6 +99,7 @@ type Journal struct {
 
 type segment struct {
 	id        uint64
+	size      int64    // the file's size: segSize, or more for one oversized record
 	f         *os.File // reads, replay and (in buffered mode) writes
 	w         *os.File // direct-mode writes; active segment only
 	zeroTo    int64    // direct mode: bytes from 0 known written (not unwritten extents)
@@ -251,7 +252,12 @@ func (j *Journal) load() error {
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
-		s := &segment{id: id, f: f}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("journal: %w", err)
+		}
+		s := &segment{id: id, f: f, size: max(st.Size(), j.segSize)}
 		j.segs = append(j.segs, s)
 		byID[id] = s
 		j.nextID = id + 1
@@ -418,27 +424,32 @@ func parseRecord(b []byte, seg uint64) (n int, ops []recOp, ok bool) {
 }
 
 // roll makes a new active segment, from the spare when one is ready.
-func (j *Journal) roll() error {
+func (j *Journal) roll() error { return j.rollSized(j.segSize) }
+
+// rollSized makes a new active segment of at least size bytes: a record
+// larger than segSize gets a file of its own size (never recycled).
+func (j *Journal) rollSized(size int64) error {
 	id := j.nextID
 	path := j.segPath(id)
 	var f *os.File
 	var err error
-	recycled := j.spare != nil
-	if j.spare != nil {
+	recycled := j.spare != nil && size <= j.segSize
+	size = max(size, j.segSize)
+	if recycled {
 		if err := os.Rename(j.spareP, path); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
 		f, j.spare = j.spare, nil
-	} else if f, err = j.prepare(path); err != nil {
+	} else if f, err = j.prepareSized(path, size); err != nil {
 		return err
 	}
 	j.nextID++
 	if err := syncDir(j.dir); err != nil {
 		return err
 	}
-	s := &segment{id: id, f: f}
+	s := &segment{id: id, f: f, size: size}
 	if recycled {
-		s.zeroTo = j.segSize // written in its previous life
+		s.zeroTo = size // written in its previous life
 	}
 	if j.direct {
 		if s.w, err = openDirectFile(path); err != nil {
@@ -463,7 +474,9 @@ func (j *Journal) roll() error {
 // prepare creates a file with its blocks allocated up front, so appends
 // never grow the file and fdatasync has no size to flush, and so a full
 // disk shows up here, as ErrNoSpace, and not in the middle of an append.
-func (j *Journal) prepare(path string) (*os.File, error) {
+func (j *Journal) prepare(path string) (*os.File, error) { return j.prepareSized(path, j.segSize) }
+
+func (j *Journal) prepareSized(path string, size int64) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
@@ -476,7 +489,7 @@ func (j *Journal) prepare(path string) (*os.File, error) {
 		}
 		return nil, fmt.Errorf("journal: prepare %s: %w", path, err)
 	}
-	if err := preallocate(f, j.segSize); err != nil {
+	if err := preallocate(f, size); err != nil {
 		return fail(err)
 	}
 	if err := f.Sync(); err != nil {
@@ -557,19 +570,30 @@ func (j *Journal) ScanKeys(prefix []byte, fn func(key []byte) error) error {
 		j.mu.Unlock()
 		return ErrClosed
 	}
-	var keys []string
+	keys := make([]string, 0, len(j.index))
 	for k := range j.index {
-		if strings.HasPrefix(k, string(prefix)) {
+		if hasPrefix(k, prefix) {
 			keys = append(keys, k)
 		}
 	}
 	j.mu.Unlock()
 	for _, k := range keys {
-		if err := fn([]byte(k)); err != nil {
+		// The key's own bytes, not a copy: fn may only read them during
+		// the call (the Store contract), and recovery calls it per message.
+		if err := fn(unsafe.Slice(unsafe.StringData(k), len(k))); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// hasPrefix is strings.HasPrefix with the first byte compared inline: a
+// scan tests every key of the index, and keys start with a table tag.
+func hasPrefix(k string, prefix []byte) bool {
+	if len(prefix) == 0 {
+		return true
+	}
+	return len(k) >= len(prefix) && k[0] == prefix[0] && k[:len(prefix)] == string(prefix)
 }
 
 // Scan implements Store.
@@ -587,7 +611,7 @@ func (j *Journal) Scan(prefix []byte, fn func(key, value []byte) error) error {
 	}
 	var keys []kl
 	for k, l := range j.index {
-		if strings.HasPrefix(k, string(prefix)) {
+		if hasPrefix(k, prefix) {
 			keys = append(keys, kl{k, l})
 		}
 	}
@@ -619,11 +643,14 @@ func (j *Journal) Usage() Usage {
 }
 
 func (j *Journal) usageLocked() Usage {
-	n := int64(len(j.segs))
-	if j.spare != nil {
-		n++
+	var n int64
+	for _, s := range j.segs {
+		n += s.size
 	}
-	return Usage{DiskBytes: n*j.segSize + j.ckptSize, LiveBytes: j.liveB, NoSpace: j.noSpace}
+	if j.spare != nil {
+		n += j.segSize
+	}
+	return Usage{DiskBytes: n + j.ckptSize, LiveBytes: j.liveB, NoSpace: j.noSpace}
 }
 
 // Stats returns the journal's counters.
@@ -739,15 +766,15 @@ func (j *Journal) appendLocked(ops []recOp, sync bool) error {
 			size += binary.MaxVarintLen64 + len(op.val)
 		}
 	}
-	if size > maxRecord || int64(size) > j.segSize {
-		return fmt.Errorf("journal: batch of %d bytes exceeds the segment size", size)
+	if size > maxRecord {
+		return fmt.Errorf("journal: batch of %d bytes exceeds the %d-byte record limit", size, maxRecord)
 	}
-	if j.off+int64(size) > j.segSize {
+	if j.off+int64(size) > j.active.size {
 		// The rest of the segment stays zero: replay stops there.
 		if err := j.syncActive(); err != nil {
 			return err
 		}
-		if err := j.roll(); err != nil {
+		if err := j.rollSized((int64(size) + directBlock - 1) &^ (directBlock - 1)); err != nil {
 			return err
 		}
 	}
@@ -861,11 +888,11 @@ const zeroChunk = 1 << 20
 // well; into a written block it is only the data. One 1 MiB write per ~800
 // small appends costs about 1 ms and saves 10-15 us on each of them.
 func (j *Journal) zeroAhead(s *segment, limit int64) error {
-	for s.zeroTo < limit && s.zeroTo < j.segSize {
+	for s.zeroTo < limit && s.zeroTo < s.size {
 		if j.zeros == nil {
 			j.zeros = alignedBlocks(zeroChunk)
 		}
-		z := j.zeros[:min(int64(zeroChunk), j.segSize-s.zeroTo)]
+		z := j.zeros[:min(int64(zeroChunk), s.size-s.zeroTo)]
 		if _, err := s.w.WriteAt(z, s.zeroTo); err != nil {
 			return fmt.Errorf("journal: direct write: %w", err)
 		}

@@ -100,12 +100,12 @@ func (j *Journal) candidateLocked(reserveOnly bool) *segment {
 			continue
 		}
 		if reserveOnly {
-			if s.liveBytes*8 < j.segSize {
+			if s.liveBytes*8 < s.size {
 				return s
 			}
 			return nil
 		}
-		if s.liveBytes*2 < j.segSize {
+		if s.liveBytes*2 < s.size {
 			return s // cheap: it is mostly dead
 		}
 		// Mostly live: moving it frees nothing by itself, only lets the
@@ -113,7 +113,7 @@ func (j *Journal) candidateLocked(reserveOnly bool) *segment {
 		// and disk use is out of proportion to the live data.
 		var deadBehind int64
 		for _, x := range j.segs[i+1 : len(j.segs)-1] {
-			deadBehind += j.segSize - x.liveBytes
+			deadBehind += x.size - x.liveBytes
 		}
 		u := j.usageLocked()
 		overhead := 2 * j.segSize // the active segment and the reserve
@@ -141,7 +141,7 @@ func (j *Journal) compactLocked(reserveOnly bool) (bool, error) {
 	if s == nil {
 		return false, nil
 	}
-	r := bufio.NewReaderSize(io.NewSectionReader(s.f, 0, j.segSize), 1<<20)
+	r := bufio.NewReaderSize(io.NewSectionReader(s.f, 0, s.size), 1<<20)
 	hdr := make([]byte, recHeader)
 	var chunk []recOp
 	var chunkBytes int

@@ -44,7 +44,7 @@ type Store interface {
 	// ScanKeys calls fn for every key with the given prefix, in no
 	// particular order, without reading the values: recovery lists what is
 	// stored without paying for the bytes (or for sorting them).
-	ScanKeys(prefix []byte, fn func(key []byte) error) error
+	ScanKeys(prefix []byte, fn func(key []byte) error) error // key: read-only, valid during the call
 	// Usage reports the disk the store occupies and how much of it is live.
 	Usage() Usage
 	// Close flushes and releases the store. It is safe to call twice.
