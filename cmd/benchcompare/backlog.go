@@ -148,15 +148,17 @@ func backlogOn(ctx context.Context, bins binaries, t target, dataDir string, res
 }
 
 // drainBacklog consumes n messages of the backlog with one consumer
-// (client acknowledgement, cumulative every 500, prefetch 1000) and returns
+// (client-individual acknowledgement of each message, prefetch 1000) and returns
 // how long that took. It disconnects cleanly, so what it prefetched but did
 // not acknowledge stays queued.
 func drainBacklog(ctx context.Context, addr string, n int64) (time.Duration, error) {
-	c, err := gostomp.Dial("tcp", addr, gostomp.ConnOpt.HeartBeat(0, 0))
+	// go-stomp reads and writes on one goroutine: room for every ack the
+	// prefetch can need keeps an ack from waiting behind a delivery.
+	c, err := gostomp.Dial("tcp", addr, gostomp.ConnOpt.HeartBeat(0, 0), gostomp.ConnOpt.WriteChannelCapacity(2000))
 	if err != nil {
 		return 0, err
 	}
-	sub, err := c.Subscribe("/queue/"+backlogDest[len("queue://"):], gostomp.AckClient,
+	sub, err := c.Subscribe("/queue/"+backlogDest[len("queue://"):], gostomp.AckClientIndividual,
 		gostomp.SubscribeOpt.Header("activemq.prefetchSize", "1000"))
 	if err != nil {
 		c.MustDisconnect()
@@ -179,10 +181,8 @@ func drainBacklog(ctx context.Context, addr string, n int64) (time.Duration, err
 				return 0, fmt.Errorf("draining after %d of %d: %w", got, n, m.Err)
 			}
 			got++
-			if got%500 == 0 || got == n {
-				if err := c.Ack(m); err != nil {
-					return 0, fmt.Errorf("ack after %d: %w", got, err)
-				}
+			if err := c.Ack(m); err != nil {
+				return 0, fmt.Errorf("ack after %d: %w", got, err)
 			}
 			stall.Reset(60 * time.Second)
 		case <-stall.C:

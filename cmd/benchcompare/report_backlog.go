@@ -44,8 +44,8 @@ func (r *report) renderBacklog(b *strings.Builder) {
 	fmt.Fprintf(b, "Each broker starts fresh with its default configuration (refbroker: no config file; ActiveMQ: the "+
 		"scripts' activemq.xml, KahaDB). `tether bench --producers %d --inflight %d --persistent --consumers 0 --size 4KiB` "+
 		"stores the backlog with no consumer; the broker is killed with SIGKILL and restarted, timed until its STOMP port "+
-		"answers CONNECT; one go-stomp consumer (auto-ack, prefetch 1000) drains 90%%; the data directory's allocated size "+
-		"is then watched for up to a minute for 1.5x the bodies left; the consumer drains the rest. The drain rate leaves "+
+		"answers CONNECT; one go-stomp consumer (an ack per message, prefetch 1000) drains 90%%, disconnecting; the data directory's allocated size "+
+		"is then watched for up to a minute for 1.5x the bodies left; a consumer drains the rest. The drain rate leaves "+
 		"that minute out.\n\n", backlogProducers, backlogInFlight)
 	b.WriteString("| broker | stored msgs/s | data dir after storing | peak RSS storing | restart | RSS after restart | drained msgs/s | peak RSS after drain | data dir at 90% consumed |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, name := range []string{nameRef, nameAMQ} {
