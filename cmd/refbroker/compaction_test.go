@@ -67,10 +67,11 @@ func TestCompactionSurvivesKill9(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.Disconnect()
-		// Compaction starts within a maintenance tick (250 ms) and moves one
-		// file's survivors at a time: a kill in the first 600 ms lands
-		// before, inside or after one of those moves.
-		time.Sleep(time.Duration(rand.IntN(600)) * time.Millisecond)
+		// Compaction takes a file 2 s after the journal rolled past it
+		// (CompactionDelay), checked every 250 ms, and moves one file's
+		// survivors at a time: a kill in the next 3 s lands before, inside
+		// or after one of those moves.
+		time.Sleep(time.Duration(rand.IntN(3000)) * time.Millisecond)
 		st := getStore(t, admin)
 		b.Kill()
 		t.Logf("kill %d: disk %.1f MiB, live %.1f MiB, files compacted %d, removed %d", r+1,

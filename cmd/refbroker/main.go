@@ -206,7 +206,10 @@ func setMemoryLimit(cfg server.Config, log *slog.Logger) {
 	if limit <= 0 {
 		limit = 64 << 20
 	}
-	soft := 2*limit + 64<<20 // messages, their copies in flight, buffers and the runtime
+	// Messages held (bounded by memoryLimit), plus the store's index of
+	// what is on disk, buffers and the runtime. The limit is soft: above it
+	// the collector works harder, nothing fails.
+	soft := limit + 64<<20
 	debug.SetMemoryLimit(soft)
 	log.Debug("runtime soft memory limit", "bytes", soft)
 }

@@ -52,6 +52,8 @@ type Broker struct {
 	// cursorMemoryHighWaterMark, 70%).
 	cacheHigh int64
 	bg        sync.WaitGroup // page-ins
+	bgMu      sync.Mutex
+	closing   bool // under bgMu: Close has begun, no new page-in
 
 	epoch          uint64
 	counter        atomic.Uint64
@@ -124,6 +126,9 @@ func (b *Broker) Close() error {
 	}
 	b.closed = true
 	b.mu.Unlock()
+	b.bgMu.Lock()
+	b.closing = true
+	b.bgMu.Unlock()
 	close(b.sweepStop)
 	<-b.sweepDone
 	b.space.close()

@@ -81,10 +81,12 @@ func (q *queue) maybePageInLocked() {
 	if budget <= 0 && q.windowPersisted > 0 {
 		return // memory is tight and the consumers still have something to take
 	}
+	if !q.b.startBackground() {
+		return // the broker is closing
+	}
 	seqs := q.spool.peek(pageSize - q.windowPersisted)
 	q.paging = true
 	gen := q.spoolGen
-	q.b.bg.Add(1)
 	go func() {
 		defer q.b.bg.Done()
 		q.pageIn(seqs, gen, budget)
@@ -101,7 +103,12 @@ func (q *queue) pageIn(seqs []uint64, gen uint64, budget int64) {
 			break
 		}
 		m, err := q.b.loadMessage(q.qid, seq)
+		if errors.Is(err, store.ErrClosed) {
+			break // shutting down: what is not read stays spooled
+		}
 		if err != nil {
+			// Unreadable (corrupt): skipped here, but not deleted, so a
+			// restart tries it again.
 			q.b.log.Error("paging in a stored message failed; it is skipped", "queue", q.qid, "seq", seq, "err", err)
 		} else {
 			used += m.size
@@ -168,4 +175,16 @@ func (c *Consumer) WaitLoaded() {
 		}
 		q.pagedIn.Wait()
 	}
+}
+
+// startBackground counts a page-in goroutine for Close to wait on, unless
+// Close has begun.
+func (b *Broker) startBackground() bool {
+	b.bgMu.Lock()
+	defer b.bgMu.Unlock()
+	if b.closing {
+		return false
+	}
+	b.bg.Add(1)
+	return true
 }

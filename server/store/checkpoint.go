@@ -126,7 +126,7 @@ func (j *Journal) recycle(s *segment) {
 	if j.spare == nil && s.size == j.segSize {
 		spare := filepath.Join(j.dir, fmt.Sprintf("%s%016x%s", sparePrefix, s.id, segSuffix))
 		if err := os.Rename(j.segPath(s.id), spare); err == nil {
-			j.spare, j.spareP = s.f, spare
+			j.spare, j.spareP, j.spareOld = s.f, spare, true
 			if j.noSpace {
 				j.log.Info("journal: space reserved again; accepting persistent data", "dir", j.dir)
 				j.noSpace = false

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -74,6 +73,7 @@ type Journal struct {
 	nextID   uint64
 	spare    *os.File // a preallocated file ready to become the next segment: the space reserve
 	spareP   string   // its path (File.Name keeps the name it was opened with)
+	spareOld bool     // the spare is a recycled segment: its blocks were written (no zeroing needed)
 	buf      []byte
 	noSpace  bool  // the reserve could not be made: the disk is full
 	liveB    int64 // sum of segments' liveBytes
@@ -99,12 +99,13 @@ type Journal struct {
 
 type segment struct {
 	id        uint64
-	size      int64    // the file's size: segSize, or more for one oversized record
-	f         *os.File // reads, replay and (in buffered mode) writes
-	w         *os.File // direct-mode writes; active segment only
-	zeroTo    int64    // direct mode: bytes from 0 known written (not unwritten extents)
-	live      int      // live keys
-	liveBytes int64    // bytes of their operations
+	size      int64     // the file's size: segSize, or more for one oversized record
+	f         *os.File  // reads, replay and (in buffered mode) writes
+	w         *os.File  // direct-mode writes; active segment only
+	zeroTo    int64     // direct mode: bytes from 0 known written (not unwritten extents)
+	sealed    time.Time // when the journal rolled past it (zero: before this process)
+	live      int       // live keys
+	liveBytes int64     // bytes of their operations
 }
 
 type loc struct {
@@ -164,6 +165,10 @@ type JournalOptions struct {
 	// MaintenanceInterval is how often compaction and the checkpoint
 	// conditions are checked (default 250 ms).
 	MaintenanceInterval time.Duration
+	// CompactionDelay: a file is compacted only this long after the journal
+	// rolled past it (default 2 s), so that messages consumers are about to
+	// acknowledge are not rewritten first.
+	CompactionDelay time.Duration
 	// Manual turns off the background maintenance; the caller runs
 	// Checkpoint and Compact itself (tests).
 	Manual bool
@@ -194,6 +199,9 @@ func OpenJournal(dir string, o JournalOptions) (*Journal, error) {
 	}
 	if o.MaintenanceInterval <= 0 {
 		o.MaintenanceInterval = 250 * time.Millisecond
+	}
+	if o.CompactionDelay <= 0 {
+		o.CompactionDelay = 2 * time.Second
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
@@ -448,8 +456,8 @@ func (j *Journal) rollSized(size int64) error {
 		return err
 	}
 	s := &segment{id: id, f: f, size: size}
-	if recycled {
-		s.zeroTo = size // written in its previous life
+	if recycled && j.spareOld {
+		s.zeroTo = size // written in its previous life: no unwritten extents
 	}
 	if j.direct {
 		if s.w, err = openDirectFile(path); err != nil {
@@ -457,9 +465,12 @@ func (j *Journal) rollSized(size int64) error {
 			j.direct = false
 		}
 	}
-	if prev := j.active; prev != nil && prev.w != nil {
-		prev.w.Close()
-		prev.w = nil
+	if prev := j.active; prev != nil {
+		prev.sealed = time.Now()
+		if prev.w != nil {
+			prev.w.Close()
+			prev.w = nil
+		}
 	}
 	j.segs = append(j.segs, s)
 	j.active, j.off, j.tail = s, 0, j.tail[:0]
@@ -519,7 +530,7 @@ func (j *Journal) ensureSpare() {
 	if j.noSpace {
 		j.log.Info("journal: space reserved again; accepting persistent data", "dir", j.dir)
 	}
-	j.spare, j.spareP, j.noSpace = f, p, false
+	j.spare, j.spareP, j.spareOld, j.noSpace = f, p, false, false
 }
 
 func syncDir(dir string) error {
@@ -715,12 +726,14 @@ type journalBatch struct {
 	ops []recOp
 }
 
+// Set keeps key and value, without a copy, until Commit (see Batch): a
+// message body is copied once, into the record, not twice.
 func (b *journalBatch) Set(key, value []byte) {
-	b.ops = append(b.ops, recOp{kind: opSet, key: bytes.Clone(key), val: bytes.Clone(value)})
+	b.ops = append(b.ops, recOp{kind: opSet, key: key, val: value})
 }
 
 func (b *journalBatch) Delete(key []byte) {
-	b.ops = append(b.ops, recOp{kind: opDelete, key: bytes.Clone(key)})
+	b.ops = append(b.ops, recOp{kind: opDelete, key: key})
 }
 
 func (b *journalBatch) Len() int { return len(b.ops) }

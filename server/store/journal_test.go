@@ -9,11 +9,12 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func openJ(t testing.TB, dir string, seg int64) *Journal {
 	t.Helper()
-	j, err := OpenJournal(dir, JournalOptions{SegmentSize: seg, CheckpointBytes: seg, Manual: true})
+	j, err := OpenJournal(dir, JournalOptions{SegmentSize: seg, CheckpointBytes: seg, CompactionDelay: time.Nanosecond, Manual: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,6 +99,9 @@ func (j *Journal) candidateLocked(reserveOnly bool) *segment {
 		if s.live == 0 {
 			continue
 		}
+		if !s.sealed.IsZero() && time.Since(s.sealed) < j.opts.CompactionDelay {
+			return nil // recent: what is live in it is likely about to be acknowledged
+		}
 		if reserveOnly {
 			if s.liveBytes*8 < s.size {
 				return s

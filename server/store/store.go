@@ -64,7 +64,9 @@ type Usage struct {
 	NoSpace bool
 }
 
-// Batch collects writes to apply atomically.
+// Batch collects writes to apply atomically. It may keep the keys and
+// values it is given, without copying them, until Commit returns: the
+// caller must not modify them before then.
 type Batch interface {
 	Set(key, value []byte)
 	Delete(key []byte)
