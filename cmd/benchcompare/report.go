@@ -27,7 +27,7 @@ type report struct {
 	memAfter  map[string]memory
 	failovers []failoverRow
 	backlog   map[string]*backlogResult // (g), by broker
-	problems  []string // runs that failed; the report lists them
+	problems  []string                  // runs that failed; the report lists them
 }
 
 // failoverRow is one pair's kill times.
