@@ -48,6 +48,7 @@ type committer struct {
 	since    time.Time
 	ticker   *time.Ticker
 	tickStop chan struct{}
+	observer atomic.Pointer[func(CommitInfo)] // metrics (inspect.go)
 
 	// Flushes connectors asked for while a batch was being completed
 	// (AfterBatch): replies first, then deliveries.
@@ -291,7 +292,10 @@ func (c *committer) write(ops []*commitOp, closing bool) error {
 	for _, op := range ops {
 		c.addTo(b, op)
 	}
-	if err := b.Commit(sync); err != nil {
+	start := time.Now()
+	err := b.Commit(sync)
+	c.observe(start, len(ops), b.Len(), sync, err)
+	if err != nil {
 		c.log.Error("store commit failed", "ops", len(ops), "err", err)
 		c.keepAcks(held, heldSets, ops)
 		if errors.Is(err, store.ErrNoSpace) {
