@@ -36,8 +36,7 @@ var funcs = template.FuncMap{
 		}
 		return min(1, float64(n)/float64(of))
 	},
-	"pathEscape":  url.PathEscape,
-	"queryEscape": url.QueryEscape,
+	"pathEscape": url.PathEscape,
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "-"
