@@ -129,7 +129,7 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, errNotMaster):
 		return http.StatusServiceUnavailable
-	case errors.Is(err, broker.ErrNoDestination), errors.Is(err, broker.ErrUnknownMessage):
+	case errors.Is(err, broker.ErrNoDestination), errors.Is(err, broker.ErrNoMessage):
 		return http.StatusNotFound
 	case errors.Is(err, broker.ErrInUse):
 		return http.StatusConflict

@@ -19,6 +19,10 @@ import (
 // does not exist.
 var ErrNoDestination = errors.New("no such destination")
 
+// ErrNoMessage is returned when a message to move is not (or no longer)
+// waiting where the action looks for it.
+var ErrNoMessage = errors.New("no such message")
+
 // ErrInUse is returned when a destination to delete still has consumers.
 var ErrInUse = errors.New("destination has consumers")
 
@@ -343,7 +347,7 @@ func (b *Broker) MoveFromDLQ(msgID string) (Destination, error) {
 	}
 	dlq.mu.Unlock()
 	if old == nil {
-		return Destination{}, fmt.Errorf("move %s: not waiting in %s: %w", msgID, DLQ.Name, ErrUnknownMessage)
+		return Destination{}, fmt.Errorf("move %s: not waiting in %s: %w", msgID, DLQ.Name, ErrNoMessage)
 	}
 	m := *old
 	m.Dest = to
