@@ -59,17 +59,11 @@ func (s *Server) closeAdmin() {
 	}
 }
 
-// adminRole tells the console about a role change; a master stopping
-// without a lost lock (fenceErr) is a deliberate close, not a loss.
+// adminRole tells the console about a role change.
 func (s *Server) adminRole(r Role) {
-	if s.adm == nil {
-		return
+	if s.adm != nil {
+		s.adm.RoleChanged(string(r))
 	}
-	if r == RoleStopped && s.fenceErr == nil {
-		s.adm.Closing()
-		return
-	}
-	s.adm.RoleChanged(string(r))
 }
 
 func (s *Server) connectorInfo() []admin.ConnectorInfo {

@@ -255,6 +255,9 @@ func (s *Server) stopServing() {
 // store writes finish, the store closes and the lock is released.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		if s.adm != nil {
+			s.adm.Closing() // a deliberate stop, not a lost lock
+		}
 		if s.stopWatch != nil {
 			s.stopWatch()
 			<-s.watchDone

@@ -30,7 +30,7 @@ type Handler struct {
 	masterSince time.Time
 	takeovers   uint64 // became master after waiting as a slave
 	lockLosses  uint64 // stopped serving as master (lock lost)
-	observed    *broker.Broker
+	closing     bool
 }
 
 // New builds the Handler over src.
@@ -67,7 +67,7 @@ func (h *Handler) RoleChanged(role string) {
 		if prev == "slave" {
 			h.takeovers++
 		}
-	case prev == "master" && role == "stopped":
+	case prev == "master" && role == "stopped" && !h.closing:
 		h.lockLosses++
 	}
 }
@@ -76,16 +76,13 @@ func (h *Handler) RoleChanged(role string) {
 // master's stop is not counted as a lost lock.
 func (h *Handler) Closing() {
 	h.mu.Lock()
-	h.role = "closing"
+	h.closing = true
 	h.mu.Unlock()
 }
 
 // AttachBroker starts collecting the new master broker's commit metrics.
 // The server calls it as soon as the broker exists, before clients come.
 func (h *Handler) AttachBroker(b *broker.Broker) {
-	h.mu.Lock()
-	h.observed = b
-	h.mu.Unlock()
 	b.ObserveCommits(h.commits.observe)
 }
 
