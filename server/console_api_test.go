@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -122,6 +123,35 @@ func TestAdminAPI(t *testing.T) {
 	}
 	if got := adminRequest(t, "GET", cb.base+"/api/queues", "", "", nil); got != http.StatusUnauthorized {
 		t.Fatalf("unauthenticated = %d, want 401", got)
+	}
+
+	// A name with a slash, spaces and query characters, escaped in the
+	// path, reaches its queue in the API and in the console's links.
+	const odd = "we/ird q?a=1&b"
+	sess, err := cb.s.Broker().NewSession(broker.SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	done := make(chan error, 1)
+	sess.Send(cb.ctx, &broker.Message{Dest: broker.Destination{Kind: broker.Queue, Name: odd}, Body: []byte("odd"), Persistent: true}, "",
+		func(err error) { done <- err })
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var oddQ broker.QueueDetail
+	cb.getJSON(t, "/api/queues/"+url.PathEscape(odd), &oddQ)
+	if oddQ.Destination != "queue://"+odd || oddQ.Pending != 1 {
+		t.Fatalf("odd queue: %+v", oddQ)
+	}
+	code, page := cb.do(t, "GET", "/queues", nil, nil)
+	link := `href="/queues/` + url.PathEscape(odd) + `"`
+	if code != http.StatusOK || !strings.Contains(string(page), strings.ReplaceAll(link, "&", "&amp;")) {
+		t.Fatalf("the queues page has no link %s", link)
+	}
+	code, page = cb.do(t, "GET", "/confirm?action=purge&queue="+url.QueryEscape(odd), nil, nil)
+	if code != http.StatusOK || !strings.Contains(string(page), `name="queue" value="we/ird q?a=1&amp;b"`) {
+		t.Fatalf("confirmation page: %d %s", code, page)
 	}
 }
 

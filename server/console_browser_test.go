@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,12 +67,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Without credentials: 401, and nothing of the broker shown. The
 	// operator dismisses the browser's login prompt (the test answers
 	// the auth challenge with "cancel"), and the page is the 401's.
-	var status int64
+	var status atomic.Int64 // the last document's HTTP status
 	chromedp.ListenTarget(ctx, func(ev any) {
 		switch ev := ev.(type) {
 		case *network.EventResponseReceived:
 			if ev.Type == network.ResourceTypeDocument {
-				status = ev.Response.Status
+				status.Store(ev.Response.Status)
 			}
 		case *fetch.EventRequestPaused:
 			go func() { _ = chromedp.Run(ctx, fetch.ContinueRequest(ev.RequestID)) }()
@@ -86,8 +87,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Navigate(cb.base+"/queues")); err != nil {
 		t.Fatal(err)
 	}
-	if body := text(ctx, t, "body"); status != http.StatusUnauthorized || !strings.Contains(body, "authentication required") {
-		t.Fatalf("unauthenticated console: status %d, page %q", status, body)
+	if body := text(ctx, t, "body"); status.Load() != http.StatusUnauthorized || !strings.Contains(body, "authentication required") {
+		t.Fatalf("unauthenticated console: status %d, page %q", status.Load(), body)
 	}
 	if err := chromedp.Run(ctx, fetch.Disable()); err != nil {
 		t.Fatal(err)
@@ -96,14 +97,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err := chromedp.Run(ctx, loginAs(consoleUser, consolePass)); err != nil {
 		t.Fatal(err)
 	}
-	shots := os.Getenv("TETHER_CONSOLE_SCREENSHOTS") // a directory: refresh docs/console-*.png
+	// A directory to write every page's screenshot to (docs/ keeps the
+	// overview's and a queue's).
+	shots := os.Getenv("TETHER_CONSOLE_SCREENSHOTS")
 	page := func(path string, checks map[string]string, shot string) {
 		t.Helper()
 		if err := chromedp.Run(ctx, chromedp.Navigate(cb.base+path), chromedp.WaitVisible("main", chromedp.ByQuery)); err != nil {
 			t.Fatalf("load %s: %v", path, err)
 		}
-		if status != http.StatusOK {
-			t.Fatalf("%s: status %d", path, status)
+		if st := status.Load(); st != http.StatusOK {
+			t.Fatalf("%s: status %d", path, st)
 		}
 		for sel, want := range checks {
 			if got := text(ctx, t, sel); !strings.Contains(got, want) {
@@ -138,15 +141,15 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("group g-a's owner %q is not the queue's consumer %q", a, b)
 	}
 	page("/queues/orders", map[string]string{"#q-pending": "5", "article.message pre.body": "order-1 <b>not bold</b>",
-		"article.message .headers": "region"}, "")
+		"article.message .headers": "region"}, "console-messages.png")
 	var bold []string
 	if err := chromedp.Run(ctx, chromedp.Evaluate(`Array.from(document.querySelectorAll("pre.body b")).map(e => e.textContent)`, &bold)); err != nil || len(bold) != 0 {
 		t.Errorf("a message body was rendered as HTML: %v %v", bold, err)
 	}
-	page("/topics", map[string]string{`tr[data-sub="dash-client/dash"] .pending`: "3", `tr[data-sub="dash-client/dash"]`: "durable"}, "")
-	page("/connections", map[string]string{"#connections": "network", "#connections .protocol": "stomp"}, "")
-	page("/network", map[string]string{"#bridges .remote": "remote", "#bridges .state": "up"}, "")
-	page("/queues/ActiveMQ.DLQ", map[string]string{"article.message pre.body": "too late", "article.message .headers": "original-destination"}, "")
+	page("/topics", map[string]string{`tr[data-sub="dash-client/dash"] .pending`: "3", `tr[data-sub="dash-client/dash"]`: "durable"}, "console-topics.png")
+	page("/connections", map[string]string{"#connections": "network", "#connections tbody": "stomp"}, "console-connections.png")
+	page("/network", map[string]string{"#bridges .remote": "remote", "#bridges .state": "up"}, "console-network.png")
+	page("/queues/ActiveMQ.DLQ", map[string]string{"article.message pre.body": "too late", "article.message .headers": "original-destination"}, "console-dlq.png")
 
 	// Purge through the console: the queue page's button, the
 	// confirmation, the form's POST.
