@@ -149,6 +149,10 @@ func TestAdminAPI(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(string(page), strings.ReplaceAll(link, "&", "&amp;")) {
 		t.Fatalf("the queues page has no link %s", link)
 	}
+	code, page = cb.do(t, "GET", "/queues?q=ird", nil, nil)
+	if code != http.StatusOK || !strings.Contains(string(page), strings.ReplaceAll(link, "&", "&amp;")) || strings.Contains(string(page), `data-queue="grouped"`) {
+		t.Fatalf("the queues page filtered by name: %d %s", code, page)
+	}
 	code, page = cb.do(t, "GET", "/confirm?action=purge&queue="+url.QueryEscape(odd), nil, nil)
 	if code != http.StatusOK || !strings.Contains(string(page), `name="queue" value="we/ird q?a=1&amp;b"`) {
 		t.Fatalf("confirmation page: %d %s", code, page)

@@ -69,7 +69,10 @@ var pages = func() map[string]*template.Template {
 	return out
 }()
 
-// page is what every console template gets.
+// queuesPerPage bounds the queues page.
+const queuesPerPage = 200
+
+// pageData is what every console template gets.
 type pageData struct {
 	Title string
 	Nav   string
@@ -88,7 +91,32 @@ func (h *Handler) routeConsole() {
 		h.render(w, r, "overview", "Overview", "overview", h.overview())
 	})
 	m.HandleFunc("GET /queues", h.consoleBroker(func(w http.ResponseWriter, r *http.Request, b *broker.Broker) {
-		h.render(w, r, "queues", "Queues", "queues", b.Queues(20))
+		// Paged and filtered by name: a broker may have thousands.
+		offset, _, err := page(r)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		filter := r.URL.Query().Get("q")
+		var qs []broker.QueueDetail
+		for _, q := range b.Queues(0) {
+			if strings.Contains(q.Destination, filter) {
+				qs = append(qs, q)
+			}
+		}
+		type view struct {
+			Queues                   []broker.QueueDetail
+			Filter                   string
+			Total, Offset, Next, End int
+			Prev                     int
+			More                     bool
+		}
+		end := min(len(qs), offset+queuesPerPage)
+		v := view{Filter: filter, Total: len(qs), Offset: offset, Next: end, End: end, Prev: max(0, offset-queuesPerPage), More: end < len(qs)}
+		if offset < len(qs) {
+			v.Queues = qs[offset:end]
+		}
+		h.render(w, r, "queues", "Queues", "queues", v)
 	}))
 	m.HandleFunc("GET /queues/{name}", h.consoleBroker(func(w http.ResponseWriter, r *http.Request, b *broker.Broker) {
 		name := r.PathValue("name")
