@@ -3,16 +3,20 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/tethermq/tether/client"
+	"github.com/tethermq/tether/internal/testutil"
 	"github.com/tethermq/tether/server/admin"
 	"github.com/tethermq/tether/server/broker"
 )
@@ -161,6 +165,58 @@ func TestAdminAPI(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	cb := newConsoleBroker(t)
+	ctx := cb.ctx
+	// More workload: two of the orders consumed and acknowledged, three
+	// messages forwarded over the bridge to a consumer on the remote.
+	local, err := client.Dial(ctx, "stomp://"+cb.s.Addr("stomp"), client.WithCredentials("app", "apppw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	orders, err := local.Subscribe(ctx, "queue://orders", client.AckIndividual, client.Prefetch(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		m, err := orders.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := orders.Unsubscribe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	remote, err := client.Dial(ctx, "stomp://"+cb.remote.Addr("stomp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remote.Close()
+	bridged, err := remote.Subscribe(ctx, "queue://bridged")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := local.Send(ctx, "queue://bridged", []byte(fmt.Sprint(i)), client.Persistent()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		if _, err := bridged.Next(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		bs := cb.s.NetworkBridges()
+		return len(bs) == 1 && bs[0].Forwarded == 3
+	}, "the bridge's forwarded count is not 3")
+	cb.eventually(t, "the orders' acks", func(b *broker.Broker) bool {
+		q, err := b.Queue("orders", 0)
+		return err == nil && q.Dequeued == 2 && q.Consumers == 0
+	})
+
 	code, body := cb.do(t, "GET", "/metrics", nil, map[string]string{"Accept": "text/plain"})
 	if code != http.StatusOK {
 		t.Fatalf("/metrics = %d", code)
@@ -200,9 +256,10 @@ func TestMetrics(t *testing.T) {
 		labels []string
 		want   float64
 	}{
-		{"tether_queue_messages", []string{"destination", "queue://orders"}, 5},
+		{"tether_queue_messages", []string{"destination", "queue://orders"}, 3},
 		{"tether_queue_messages_enqueued_total", []string{"destination", "queue://orders"}, 5},
-		{"tether_queue_messages_dequeued_total", []string{"destination", "queue://orders"}, 0},
+		{"tether_queue_messages_dequeued_total", []string{"destination", "queue://orders"}, 2},
+		{"tether_network_bridge_forwarded_messages_total", []string{"link", cb.s.NetworkBridges()[0].Link}, 3},
 		{"tether_queue_consumers", []string{"destination", "queue://grouped"}, 1},
 		{"tether_queue_messages_in_flight", []string{"destination", "queue://grouped"}, 4},
 		{"tether_queue_message_groups", []string{"destination", "queue://grouped"}, 2},
@@ -211,7 +268,7 @@ func TestMetrics(t *testing.T) {
 		{"tether_queue_messages", []string{"destination", "queue://ActiveMQ.DLQ"}, 1},
 		{"tether_topic_subscriptions", []string{"destination", "topic://prices"}, 1},
 		{"tether_topic_subscription_messages", []string{"destination", "topic://prices"}, 3},
-		{"tether_connections", []string{"protocol", "stomp"}, 2},
+		{"tether_connections", []string{"protocol", "stomp"}, 3},
 		{"tether_connections", []string{"protocol", "network"}, 1},
 		{"tether_network_bridge_up", []string{"link", cb.s.NetworkBridges()[0].Link}, 1},
 		{"tether_broker_role", []string{"role", "master"}, 1},
