@@ -357,9 +357,13 @@ func (b *Broker) MoveFromDLQ(msgID string) (Destination, error) {
 		return h.Name == "original-destination" || h.Name == "dlqDeliveryFailureCause"
 	})
 	m.size = m.memSize()
-	b.mem.charge(m.size)
-	b.unref(old)
-	targets := []*queue{}
+	// restore puts the dead letter back in the DLQ (at its end) when it
+	// cannot move: its store key was not deleted.
+	restore := func() {
+		dlq.enqueue(old, old.Persistent && len(op.deletes) > 0)
+		b.unref(old)
+	}
+	var targets []*queue
 	if to.Kind == Queue {
 		targets = append(targets, b.queueFor(to))
 	} else {
@@ -369,6 +373,11 @@ func (b *Broker) MoveFromDLQ(msgID string) (Destination, error) {
 			targets = append(targets, s.q)
 		}
 	}
+	if len(targets) == 0 {
+		restore()
+		return Destination{}, fmt.Errorf("move %s to %s: no subscription would receive it: %w", msgID, to, ErrNoDestination)
+	}
+	b.mem.charge(m.size)
 	var enc []byte
 	for _, q := range targets {
 		if m.Persistent && q.durable {
@@ -384,6 +393,9 @@ func (b *Broker) MoveFromDLQ(msgID string) (Destination, error) {
 			for _, q := range targets {
 				q.enqueue(&m, m.Persistent && q.durable)
 			}
+			b.unref(old)
+		} else {
+			restore()
 		}
 		b.unref(&m)
 	}

@@ -196,3 +196,34 @@ func TestDeleteQueueAndFlowControl(t *testing.T) {
 		t.Fatalf("a closed session is still listed: %+v", cs)
 	}
 }
+
+// A topic's dead letter with no subscription to take it stays in the DLQ.
+func TestMoveFromDLQToTopicWithoutSubscribers(t *testing.T) {
+	b, stop := newTestBroker(t, t.TempDir(), Config{})
+	defer stop()
+	s, _ := b.NewSession(SessionOptions{})
+	sendOK(t, s, &Message{Dest: DLQ, Body: []byte("t"), Persistent: true, Headers: []Header{{"original-destination", "/topic/nobody"}}})
+	msgs, _ := b.BrowseQueue(DLQ.Name, 0, 1)
+	if _, err := b.MoveFromDLQ(msgs[0].ID); !errors.Is(err, ErrNoDestination) {
+		t.Fatalf("move to a topic nobody subscribes to: %v", err)
+	}
+	if q, _ := b.Queue(DLQ.Name, 0); q.Pending != 1 {
+		t.Fatalf("the dead letter left the DLQ: %+v", q)
+	}
+	before := b.MemoryUsage()
+	in := newInbox()
+	sub, err := s.Subscribe(ConsumerOptions{Dest: Destination{Topic, "nobody"}}, in.deliver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if to, err := b.MoveFromDLQ(msgs[0].ID); err != nil || to != (Destination{Topic, "nobody"}) {
+		t.Fatalf("move with a subscriber: %v %v", to, err)
+	}
+	if d := in.next(t, 0); string(d.Message.Body) != "t" {
+		t.Fatalf("delivered %q", d.Message.Body)
+	}
+	sub.Close()
+	if u := b.MemoryUsage(); u > before {
+		t.Fatalf("memory %d after the move, %d before", u, before)
+	}
+}
