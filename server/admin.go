@@ -1,28 +1,37 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/tethermq/tether/server/admin"
+	"github.com/tethermq/tether/server/broker"
 )
 
-// startAdmin opens the admin HTTP port. It serves on both roles, so that a
-// load balancer or an operator can ask any broker of a master/slave group
-// which one is master. All but /healthz need an admins user when users are
-// configured, and mutations refuse cross-origin requests (admin_auth.go):
+// startAdmin opens the admin HTTP port: the console, the JSON API and
+// /metrics of package admin, and /healthz. It serves on both roles, so
+// that a load balancer or an operator can ask any broker of a master/slave
+// group which one is master. All but /healthz need an admins user when
+// users are configured, and mutations refuse cross-origin requests
+// (admin_auth.go). docs/admin.md lists the endpoints.
 //
-//	GET  /healthz                 "master" (200) or "slave"/"starting"/"stopped" (503)
-//	GET  /api/destinations        JSON counters for every queue and subscription
-//	GET  /api/store               disk used and live, the limits, the journal's counters
-//	POST /api/groups/reset?queue= forget a queue's message-group owners (rebalance)
+//	GET /healthz  "master" (200) or "slave"/"starting"/"stopped" (503)
 func (s *Server) startAdmin() error {
 	ln, err := net.Listen("tcp", s.cfg.AdminAddress)
 	if err != nil {
 		return fmt.Errorf("admin: listen %s: %w", s.cfg.AdminAddress, err)
 	}
+	s.adm = admin.New(admin.Source{
+		Name: s.cfg.BrokerName, Logger: s.log.With("connector", "admin"),
+		Broker:     func() *broker.Broker { return s.Broker() },
+		Role:       func() string { return string(s.Role()) },
+		Store:      s.storeStatus,
+		Bridges:    s.NetworkBridges,
+		Connectors: s.connectorInfo,
+	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		role := s.Role()
@@ -31,37 +40,8 @@ func (s *Server) startAdmin() error {
 		}
 		fmt.Fprintln(w, role)
 	})
-	mux.HandleFunc("GET /api/destinations", func(w http.ResponseWriter, r *http.Request) {
-		b := s.Broker()
-		if b == nil {
-			http.Error(w, "not master", http.StatusServiceUnavailable)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(b.Stats())
-	})
-	mux.HandleFunc("GET /api/store", func(w http.ResponseWriter, r *http.Request) {
-		b := s.Broker()
-		if b == nil {
-			http.Error(w, "not master", http.StatusServiceUnavailable)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(s.storeStatus())
-	})
-	mux.HandleFunc("POST /api/groups/reset", func(w http.ResponseWriter, r *http.Request) {
-		b := s.Broker()
-		if b == nil {
-			http.Error(w, "not master", http.StatusServiceUnavailable)
-			return
-		}
-		if err := b.ResetGroups(r.URL.Query().Get("queue")); err != nil {
-			http.Error(w, err.Error(), http.StatusNotFound)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	s.admin = &http.Server{Handler: s.guardAdmin(mux), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+	mux.Handle("/", s.adm)
+	s.admin = &http.Server{Handler: s.guardAdmin(mux), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
 	s.adminL = ln
 	s.addrs["admin"] = ln.Addr().String()
 	go func() {
@@ -77,4 +57,19 @@ func (s *Server) closeAdmin() {
 	if s.admin != nil {
 		_ = s.admin.Close()
 	}
+}
+
+// adminRole tells the console about a role change.
+func (s *Server) adminRole(r Role) {
+	if s.adm != nil {
+		s.adm.RoleChanged(string(r))
+	}
+}
+
+func (s *Server) connectorInfo() []admin.ConnectorInfo {
+	out := make([]admin.ConnectorInfo, 0, len(s.cfg.TransportConnectors))
+	for _, tc := range s.cfg.TransportConnectors {
+		out = append(out, admin.ConnectorInfo{Name: tc.Name, URI: tc.URI, Address: s.Addr(tc.Name)})
+	}
+	return out
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tethermq/tether/server/admin"
 	"github.com/tethermq/tether/server/auth"
 	"github.com/tethermq/tether/server/broker"
 	"github.com/tethermq/tether/server/lock"
@@ -51,6 +52,7 @@ type Server struct {
 	protos     []protocolServer
 	addrs      map[string]string
 	admin      *http.Server
+	adm        *admin.Handler // console, API and metrics (admin.go)
 	adminL     net.Listener
 
 	authn     *auth.Authenticator   // nil: anonymous access
@@ -142,6 +144,9 @@ func (s *Server) becomeMaster() error {
 	s.st, s.b, s.storeLimit = st, b, limit
 	s.access = s.accessControl(b)
 	s.mu.Unlock()
+	if s.adm != nil {
+		s.adm.AttachBroker(b)
+	}
 
 	for _, tc := range cfg.TransportConnectors {
 		if err := s.openConnector(tc); err != nil {
@@ -250,6 +255,9 @@ func (s *Server) stopServing() {
 // store writes finish, the store closes and the lock is released.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		if s.adm != nil {
+			s.adm.Closing() // a deliberate stop, not a lost lock
+		}
 		if s.stopWatch != nil {
 			s.stopWatch()
 			<-s.watchDone
@@ -293,6 +301,7 @@ func (s *Server) setRole(r Role) {
 	s.mu.Lock()
 	s.role = r
 	s.mu.Unlock()
+	s.adminRole(r)
 }
 
 // startNetwork starts the network connectors and the multicast

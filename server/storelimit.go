@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/tethermq/tether/server/admin"
 	"github.com/tethermq/tether/server/store"
 )
 
@@ -43,25 +44,15 @@ func storeLimit(cfg Config, u store.Usage, log *slog.Logger) int64 {
 }
 
 // StoreStatus is the store's state for the admin API.
-type StoreStatus struct {
-	DiskBytes         int64 `json:"diskBytes"`
-	LiveBytes         int64 `json:"liveBytes"`
-	StoreUsageLimit   int64 `json:"storeUsageLimit"`
-	NoSpace           bool  `json:"noSpace"`
-	MemoryBytes       int64 `json:"memoryBytes"`
-	MemoryLimit       int64 `json:"memoryLimit"`
-	RecordsReplayed   int64 `json:"recordsReplayedAtStart"`
-	IndexRebuilt      bool  `json:"indexRebuiltAtStart"`
-	Checkpoints       int64 `json:"checkpoints"`
-	SegmentsRelocated int64 `json:"segmentsCompacted"`
-	BytesRelocated    int64 `json:"bytesCompacted"`
-	SegmentsRemoved   int64 `json:"segmentsRemoved"`
-}
+type StoreStatus = admin.StoreStatus
 
 func (s *Server) storeStatus() StoreStatus {
 	s.mu.Lock()
 	st, b, limit := s.st, s.b, s.storeLimit
 	s.mu.Unlock()
+	if b == nil || st == nil {
+		return StoreStatus{} // not master (any more)
+	}
 	out := StoreStatus{StoreUsageLimit: limit, MemoryLimit: b.MemoryLimit(), MemoryBytes: b.MemoryUsage()}
 	u := st.Usage()
 	out.DiskBytes, out.LiveBytes, out.NoSpace = u.DiskBytes, u.LiveBytes, u.NoSpace

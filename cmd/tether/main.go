@@ -6,6 +6,7 @@
 //	tether send    [flags] DEST [BODY]   send messages
 //	tether receive [flags] DEST          receive, print or count messages
 //	tether bench   [flags]               measure throughput and latency
+//	tether admin   [flags] COMMAND       a refbroker's admin API: queues, purge, DLQ moves
 //
 // It owns flag parsing, output formatting and the benchmark's workload; the
 // wire, reconnecting and de-duplicating are the SDK's. Exit status: 0 on
@@ -50,6 +51,7 @@ commands:
   send     send messages:                tether send --uri URI DEST [BODY]
   receive  receive and print or count:   tether receive --uri URI DEST
   bench    throughput and latency:       tether bench --uri URI [scenario flags]
+  admin    a refbroker's admin API:      tether admin --url http://HOST:8161 queues|browse|purge|move-dlq ...
 
 URI is anything the tether SDK dials, e.g. stomp://127.0.0.1:61613 or
 failover:(tcp://a:61616,tcp://b:61616)?randomize=false. DEST is queue://X,
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, e env) int {
 		err = runReceive(ctx, args[1:], e)
 	case "bench":
 		err = runBench(ctx, args[1:], e)
+	case "admin":
+		err = runAdmin(ctx, args[1:], e)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(e.stdout, usageText)
 		return exitOK

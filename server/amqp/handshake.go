@@ -69,6 +69,7 @@ func (c *conn) handshake() error {
 		User:     c.user,
 		OnStolen: func() { c.inbox.push(event{stolen: true}) },
 		Access:   c.srv.opts.Access,
+		Protocol: "amqp", RemoteAddr: c.nc.RemoteAddr().String(),
 	})
 	if err != nil {
 		c.sendClose(errConn(wire.CondInternalError, "%v", err))

@@ -69,6 +69,7 @@ type Broker struct {
 	consumers  map[uint64]*Consumer     // every open consumer, for advisories
 	observers  []func(ConsumerEvent)
 	closed     bool
+	sessions   sync.Map // *Session -> time.Time it opened (inspect.go)
 
 	dupMu sync.Mutex
 	dups  map[string]*dupWindow // by destination string
@@ -162,6 +163,7 @@ func (b *Broker) NewSession(o SessionOptions) (*Session, error) {
 		b.mu.Unlock()
 		return nil, errClosed
 	}
+	b.sessions.Store(s, time.Now())
 	var old *Session
 	if o.ClientID != "" {
 		old = b.clients[o.ClientID]
@@ -179,6 +181,7 @@ func (b *Broker) NewSession(o SessionOptions) (*Session, error) {
 }
 
 func (b *Broker) sessionClosed(s *Session) {
+	b.sessions.Delete(s)
 	b.mu.Lock()
 	if s.opts.ClientID != "" && b.clients[s.opts.ClientID] == s {
 		delete(b.clients, s.opts.ClientID)

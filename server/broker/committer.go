@@ -49,6 +49,7 @@ type committer struct {
 	since    time.Time
 	ticker   *time.Ticker
 	tickStop chan struct{}
+	observer atomic.Pointer[func(CommitInfo)] // metrics (inspect.go)
 
 	// Flushes connectors asked for while a batch was being completed
 	// (AfterBatch): replies first, then deliveries.
@@ -324,7 +325,10 @@ func (c *committer) write(ops []*commitOp, closing bool) error {
 		for _, op := range ops[ch.from:ch.to] {
 			c.addTo(b, op)
 		}
-		if err := b.Commit(sync && ci == len(chunks)-1); err != nil {
+		start := time.Now()
+		err := b.Commit(sync && ci == len(chunks)-1)
+		c.observe(start, ch.to-ch.from, b.Len(), sync && ci == len(chunks)-1, err)
+		if err != nil {
 			c.log.Error("store commit failed", "ops", len(ops)-ch.from, "err", err)
 			if errors.Is(err, store.ErrNoSpace) {
 				err = fmt.Errorf("%w: no space left on the store's disk; not stored (%w)", ErrStoreFull, err)

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // memoryLimiter is producer flow control: messages held in memory are
@@ -11,6 +12,11 @@ import (
 // anything being dropped.
 type memoryLimiter struct {
 	limit int64
+
+	// blocked counts sends waiting for room now, blockedTotal every send
+	// that had to wait (metrics).
+	blocked      atomic.Int64
+	blockedTotal atomic.Uint64
 
 	mu   sync.Mutex
 	used int64
@@ -25,7 +31,7 @@ func newMemoryLimiter(limit int64) *memoryLimiter {
 // limit. A single message larger than the limit is admitted when nothing
 // else is held, so it cannot wait forever.
 func (l *memoryLimiter) acquire(ctx context.Context, n int64) error {
-	for {
+	for waited := false; ; {
 		l.mu.Lock()
 		if l.limit <= 0 || l.used < l.limit {
 			l.used += n
@@ -34,6 +40,12 @@ func (l *memoryLimiter) acquire(ctx context.Context, n int64) error {
 		}
 		wait := l.free
 		l.mu.Unlock()
+		if !waited {
+			waited = true
+			l.blockedTotal.Add(1)
+			l.blocked.Add(1)
+			defer l.blocked.Add(-1)
+		}
 		select {
 		case <-wait:
 		case <-ctx.Done():

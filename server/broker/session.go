@@ -30,6 +30,8 @@ type SessionOptions struct {
 	OnStolen func()
 	// Access, when set, checks every Send and Subscribe for User (authz.go).
 	Access *AccessControl
+	// Protocol and RemoteAddr describe the connection for the admin API.
+	Protocol, RemoteAddr string
 }
 
 // Session is one client connection's view of the broker: its consumers,

@@ -45,6 +45,7 @@ func (c *conn) handshake() error {
 	c.log = c.log.With("clientID", c.clientID)
 	sess, err := c.srv.b.NewSession(broker.SessionOptions{
 		ClientID: c.clientID, User: cp.Username, Access: c.srv.opts.Access,
+		Protocol: "mqtt", RemoteAddr: c.nc.RemoteAddr().String(),
 		// MQTT 3.1.1 section 3.1.4: a second connection with the same client
 		// id disconnects the first.
 		OnStolen: func() { c.shutdown(errTakenOver) },

@@ -88,7 +88,7 @@ func runBridge(ctx context.Context, l *link, remote *client.Conn, lost uint64) (
 // demand forwarding, then, for a duplex bridge, pulling.
 func (b *bridge) start() error {
 	var err error
-	if b.lsess, err = b.env.Broker.NewSession(broker.SessionOptions{}); err != nil {
+	if b.lsess, err = b.env.Broker.NewSession(broker.SessionOptions{Protocol: "network", RemoteAddr: b.remote.URI()}); err != nil {
 		return fmt.Errorf("local session: %w", err)
 	}
 	b.outbox = broker.Destination{Kind: broker.Queue, Name: outboxPrefix + b.opts.Name + "." + b.l.key}

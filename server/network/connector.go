@@ -58,6 +58,9 @@ type BridgeInfo struct {
 	Link   string    // the remote's address, or "masterslave", or its discovered name
 	Remote string    // the remote broker's name; "" while not connected
 	Since  time.Time // when the current bridge was established
+	// Forwarded counts the messages the remote confirmed, over every
+	// bridge of this link.
+	Forwarded uint64
 }
 
 // Start validates o and starts the connector's bridges in the background;

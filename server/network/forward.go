@@ -145,6 +145,7 @@ func (f *forwarder) confirm() {
 			switch {
 			case err == nil:
 				s.it.confirmed()
+				b.l.forwarded.Add(1)
 				f.release()
 			case errors.As(err, &refused):
 				b.log.Error("the remote broker refused a forwarded message", "message", s.it.msg.ID, "destination", s.it.dest.String(), "err", err)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tethermq/tether/client"
@@ -38,6 +39,7 @@ type link struct {
 	remote     string
 	since      time.Time
 	lost       uint64                  // interruptions so far
+	forwarded  atomic.Uint64           // messages the remote confirmed (BridgeInfo)
 	stopBridge context.CancelCauseFunc // the running bridge's, nil between bridges
 }
 
@@ -250,7 +252,7 @@ func (l *link) setRemote(name string) {
 func (l *link) info() BridgeInfo {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	bi := BridgeInfo{Link: l.key, Remote: l.remote}
+	bi := BridgeInfo{Link: l.key, Remote: l.remote, Forwarded: l.forwarded.Load()}
 	if l.remote != "" {
 		bi.Since = l.since
 	}

@@ -227,6 +227,7 @@ func (c *conn) onConnect(f *frame.Frame) error {
 	}
 	sess, err := c.srv.b.NewSession(broker.SessionOptions{
 		ClientID: f.Header.Get("client-id"), User: user, OnStolen: c.shutdown, Access: c.srv.opts.Access,
+		Protocol: "stomp", RemoteAddr: c.nc.RemoteAddr().String(),
 	})
 	if err != nil {
 		return fmt.Errorf("cannot open session: %w", err)
