@@ -60,6 +60,9 @@ func (s *Server) storeStatus() StoreStatus {
 		js := j.Stats()
 		out.RecordsReplayed, out.IndexRebuilt, out.Checkpoints = js.RecordsReplayed, js.Rebuilt, js.Checkpoints
 		out.SegmentsRelocated, out.BytesRelocated, out.SegmentsRemoved = js.SegmentsRelocated, js.BytesRelocated, js.SegmentsRemoved
+		for _, f := range j.Files() {
+			out.Files = append(out.Files, admin.StoreFile{ID: f.ID, Size: f.Size, LiveKeys: f.LiveKeys, LiveBytes: f.LiveBytes, Active: f.Active})
+		}
 	}
 	return out
 }

@@ -25,6 +25,13 @@ type storeStatus struct {
 	IndexRebuilt    bool  `json:"indexRebuiltAtStart"`
 	Compacted       int64 `json:"segmentsCompacted"`
 	Removed         int64 `json:"segmentsRemoved"`
+	Files           []struct {
+		ID        uint64 `json:"id"`
+		Size      int64  `json:"size"`
+		LiveKeys  int    `json:"liveKeys"`
+		LiveBytes int64  `json:"liveBytes"`
+		Active    bool   `json:"active"`
+	} `json:"files"`
 }
 
 func getStore(t *testing.T, admin int) storeStatus {

@@ -80,10 +80,18 @@ func TestCompactionSurvivesKill9(t *testing.T) {
 		b.WaitLog("refbroker cp started", 20*time.Second)
 	}
 	var after storeStatus
-	testutil.Eventually(t, 60*time.Second, func() bool {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
 		after = getStore(t, admin)
-		return after.DiskBytes <= after.LiveBytes*3/2+2<<20
-	}, "disk within 1.5x the live data (+ the active file and the reserve)")
+		if after.DiskBytes <= after.LiveBytes*3/2+2<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("disk %d bytes for %d live after a minute: want at most 1.5x (+ the active file and the reserve); files: %+v",
+				after.DiskBytes, after.LiveBytes, after.Files)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 	t.Logf("disk %.1f MiB before the last drain, %.1f MiB after compaction; live %.1f MiB",
 		float64(before.DiskBytes)/(1<<20), float64(after.DiskBytes)/(1<<20), float64(after.LiveBytes)/(1<<20))
 

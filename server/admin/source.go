@@ -42,6 +42,18 @@ type StoreStatus struct {
 	SegmentsRelocated int64 `json:"segmentsCompacted"`
 	BytesRelocated    int64 `json:"bytesCompacted"`
 	SegmentsRemoved   int64 `json:"segmentsRemoved"`
+	// Files are the journal's files, oldest first, with what keeps each:
+	// the live keys in it (a file goes once none is left).
+	Files []StoreFile `json:"files,omitempty"`
+}
+
+// StoreFile is one journal file.
+type StoreFile struct {
+	ID        uint64 `json:"id"`
+	Size      int64  `json:"size"`
+	LiveKeys  int    `json:"liveKeys"`
+	LiveBytes int64  `json:"liveBytes"`
+	Active    bool   `json:"active,omitempty"`
 }
 
 // BridgeView is a network bridge for the API.

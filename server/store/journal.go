@@ -664,6 +664,27 @@ func (j *Journal) usageLocked() Usage {
 	return Usage{DiskBytes: n + j.ckptSize, LiveBytes: j.liveB, NoSpace: j.noSpace}
 }
 
+// FileInfo describes one journal file, for the admin API: a file is kept
+// while any key in it is live.
+type FileInfo struct {
+	ID        uint64
+	Size      int64
+	LiveKeys  int
+	LiveBytes int64
+	Active    bool // being appended to
+}
+
+// Files lists the journal's files, oldest first.
+func (j *Journal) Files() []FileInfo {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := make([]FileInfo, 0, len(j.segs))
+	for _, s := range j.segs {
+		out = append(out, FileInfo{ID: s.id, Size: s.size, LiveKeys: s.live, LiveBytes: s.liveBytes, Active: s == j.active})
+	}
+	return out
+}
+
 // Stats returns the journal's counters.
 func (j *Journal) Stats() JournalStats {
 	j.mu.Lock()

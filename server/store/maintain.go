@@ -111,17 +111,25 @@ func (j *Journal) candidateLocked(reserveOnly bool) *segment {
 		if s.liveBytes*2 < s.size {
 			return s // cheap: it is mostly dead
 		}
-		// Mostly live: moving it frees nothing by itself, only lets the
-		// dead space behind it go. Worth it when there is enough of that,
-		// and disk use is out of proportion to the live data.
+		// Mostly live: worth moving only while disk use is out of
+		// proportion to the live data, and then when the move frees a
+		// tenth of a file or more by itself, or lets at least two files'
+		// worth of dead space behind it go (a file that is all live only
+		// makes way). So files stay at least 90% live, or the journal
+		// within 1.25x the live data.
+		u := j.usageLocked()
+		overhead := 2 * j.segSize // the active segment and the reserve
+		if u.DiskBytes-j.ckptSize <= u.LiveBytes*compactionSlackNum/compactionSlackDen+overhead {
+			return nil
+		}
+		if s.size-s.liveBytes >= s.size/10 {
+			return s
+		}
 		var deadBehind int64
 		for _, x := range j.segs[i+1 : len(j.segs)-1] {
 			deadBehind += x.size - x.liveBytes
 		}
-		u := j.usageLocked()
-		overhead := 2 * j.segSize // the active segment and the reserve
-		tooBig := u.DiskBytes-j.ckptSize > u.LiveBytes*compactionSlackNum/compactionSlackDen+overhead
-		if tooBig && deadBehind >= 2*j.segSize {
+		if deadBehind >= 2*j.segSize {
 			return s
 		}
 		return nil
