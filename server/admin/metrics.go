@@ -105,6 +105,9 @@ var (
 	dConns        = desc("tether_connections", "Open client connections by protocol (network bridges count as network, the broker's own as internal).", "protocol")
 	dBlocked      = desc("tether_producers_blocked", "Sends waiting now for memory (producer flow control).")
 	dBlockedTotal = desc("tether_producer_flow_control_waits_total", "Sends that had to wait for memory (producer flow control).")
+	dStoreBlocked = desc("tether_producers_blocked_store", "Persistent sends waiting now for store space (storeUsage).")
+	dStoreWaits   = desc("tether_store_flow_control_waits_total", "Persistent sends that had to wait for store space (storeUsage).")
+	dStoreRefused = desc("tether_store_sends_refused_total", "Persistent sends refused for lack of store space (a full disk, or sendFailIfNoSpaceAfterTimeout).")
 
 	dBridgeUp  = desc("tether_network_bridge_up", "1 while the network bridge is connected to its remote broker, 0 while it is connecting.", "link")
 	dBridgeFwd = desc("tether_network_bridge_forwarded_messages_total", "Messages the bridge forwarded and the remote broker confirmed.", "link")
@@ -130,7 +133,7 @@ type stateCollector struct{ h *Handler }
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dInfo, dRole, dStart, dTakeovers, dLockLosses, dQMessages, dQOnDisk, dQInFlight,
 		dQConsumers, dQGroups, dQEnq, dQDeq, dQExp, dQDLQ, dTSubs, dTMessages, dTConsumer, dTEnq, dTDeq, dConns, dBlocked,
-		dBlockedTotal, dBridgeUp, dBridgeFwd, dStoreDisk, dStoreLive, dStoreLimit, dStoreRatio, dStoreNoSp, dMemBytes,
+		dBlockedTotal, dStoreBlocked, dStoreWaits, dStoreRefused, dBridgeUp, dBridgeFwd, dStoreDisk, dStoreLive, dStoreLimit, dStoreRatio, dStoreNoSp, dMemBytes,
 		dMemLimit, dMemRatio, dCheckpoints, dCompacted, dCompactedB, dRemoved} {
 		ch <- d
 	}
@@ -216,6 +219,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	waiting, waited := b.FlowControl()
 	gauge(ch, dBlocked, float64(waiting))
 	counter(ch, dBlockedTotal, float64(waited))
+	sWaiting, sWaited, sRefused := b.StoreFlowControl()
+	gauge(ch, dStoreBlocked, float64(sWaiting))
+	counter(ch, dStoreWaits, float64(sWaited))
+	counter(ch, dStoreRefused, float64(sRefused))
 	st := h.src.Store()
 	gauge(ch, dStoreDisk, float64(st.DiskBytes))
 	gauge(ch, dStoreLive, float64(st.LiveBytes))

@@ -304,6 +304,9 @@ func TestStoreLimitBlocksThenFailsPersistentSends(t *testing.T) {
 		t.Fatalf("send after space freed: %v", err)
 	}
 
+	if waiting, waited, refused := b.StoreFlowControl(); waiting != 0 || waited != 2 || refused != 1 {
+		t.Fatalf("store flow control: %d waiting, %d waited, %d refused; want 0, 2, 1", waiting, waited, refused)
+	}
 	us.set(store.Usage{DiskBytes: 10 << 20, NoSpace: true})
 	testutil.Eventually(t, 2*time.Second, func() bool { return b.StoreUsage().NoSpace }, "no space polled")
 	s.Send(context.Background(), &Message{Dest: Destination{Queue, "l"}, Body: []byte("full"), Persistent: true}, "", func(err error) { done <- err })

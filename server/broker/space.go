@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tethermq/tether/server/store"
@@ -30,6 +31,12 @@ type spaceGate struct {
 	limit     int64
 	failAfter time.Duration
 	log       *slog.Logger
+
+	// For metrics: sends waiting for store space now, every send that had
+	// to wait, every send refused for lack of space.
+	blocked      atomic.Int64
+	waitedTotal  atomic.Uint64
+	refusedTotal atomic.Uint64
 
 	mu      sync.Mutex
 	state   spaceState
@@ -109,6 +116,7 @@ func (g *spaceGate) poll() {
 func (g *spaceGate) wait(ctx context.Context, dest Destination) error {
 	var deadline <-chan time.Time
 	start := time.Now()
+	waited := false
 	for {
 		g.mu.Lock()
 		state, free, u := g.state, g.free, g.usage
@@ -117,8 +125,15 @@ func (g *spaceGate) wait(ctx context.Context, dest Destination) error {
 		case spaceOK:
 			return nil
 		case spaceNoDisk:
+			g.refusedTotal.Add(1)
 			return fmt.Errorf("send to %s: %w: no space left on the store's disk (%s used); not stored",
 				dest, ErrStoreFull, fmtBytes(u.DiskBytes))
+		}
+		if !waited {
+			waited = true
+			g.waitedTotal.Add(1)
+			g.blocked.Add(1)
+			defer g.blocked.Add(-1)
 		}
 		if g.failAfter > 0 && deadline == nil {
 			t := time.NewTimer(g.failAfter - time.Since(start))
@@ -128,12 +143,20 @@ func (g *spaceGate) wait(ctx context.Context, dest Destination) error {
 		select {
 		case <-free:
 		case <-deadline:
+			g.refusedTotal.Add(1)
 			return fmt.Errorf("send to %s: %w: storeUsage limit %s reached (%s used); waited %s (sendFailIfNoSpaceAfterTimeout); not stored",
 				dest, ErrStoreFull, fmtBytes(g.limit), fmtBytes(u.DiskBytes), g.failAfter)
 		case <-ctx.Done():
 			return fmt.Errorf("send to %s: waiting for store space (storeUsage limit %s): %w", dest, fmtBytes(g.limit), ctx.Err())
 		}
 	}
+}
+
+// StoreFlowControl reports the flow control on store space (storeUsage and
+// a full disk): persistent sends waiting now, every send that had to wait,
+// and every send refused (a full disk, or sendFailIfNoSpaceAfterTimeout).
+func (b *Broker) StoreFlowControl() (waiting int64, waitedTotal, refusedTotal uint64) {
+	return b.space.blocked.Load(), b.space.waitedTotal.Load(), b.space.refusedTotal.Load()
 }
 
 func fmtBytes(n int64) string {
