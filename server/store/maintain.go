@@ -108,20 +108,19 @@ func (j *Journal) candidateLocked(reserveOnly bool) *segment {
 			}
 			return nil
 		}
-		if s.liveBytes*2 < s.size {
-			return s // cheap: it is mostly dead
-		}
-		// Mostly live: worth moving only while disk use is out of
-		// proportion to the live data, and then when the move frees a
-		// tenth of a file or more by itself, or lets at least two files'
-		// worth of dead space behind it go (a file that is all live only
-		// makes way). So files stay at least 90% live, or the journal
-		// within 1.25x the live data.
+		// Only while disk use is out of proportion to the live data: moving
+		// keys rewrites them next to new messages, whose file soon empties
+		// again, so compacting eagerly would move long-lived keys (such as
+		// duplicate-detection ids) over and over.
 		u := j.usageLocked()
 		overhead := 2 * j.segSize // the active segment and the reserve
 		if u.DiskBytes-j.ckptSize <= u.LiveBytes*compactionSlackNum/compactionSlackDen+overhead {
 			return nil
 		}
+		// Then a file worth moving: one that frees a tenth of a file or more
+		// by itself, or lets at least two files' worth of dead space behind
+		// it go (a file that is all live only makes way). So files stay at
+		// least 90% live, or the journal within 1.25x the live data.
 		if s.size-s.liveBytes >= s.size/10 {
 			return s
 		}
