@@ -3,19 +3,15 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tethermq/tether/internal/testutil"
 
 	"github.com/coder/websocket"
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -285,7 +281,7 @@ func TestWebSocketSchemesAndOptions(t *testing.T) {
 // TestWSSConnector serves wss:// with a certificate made for the test and
 // connects paho (MQTT) and a raw STOMP client to it.
 func TestWSSConnector(t *testing.T) {
-	tlsCfg, roots := testCertificate(t)
+	tlsCfg, roots := testutil.SelfSigned(t)
 	st, err := store.OpenJournal(t.TempDir(), store.JournalOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -341,33 +337,6 @@ func TestWSSConnector(t *testing.T) {
 		t.Fatal("nothing crossed from STOMP/WSS to MQTT/WSS")
 	}
 	mc.Disconnect(100)
-}
-
-func testCertificate(t *testing.T) (*tls.Config, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "refbroker wss test"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true,
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, roots
 }
 
 // TestWebSocketConnectionEnds: the connectors' own ways of ending a

@@ -2,22 +2,18 @@ package wsconn
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tethermq/tether/internal/testutil"
 
 	"github.com/coder/websocket"
 )
@@ -276,7 +272,7 @@ func TestPeerCloseIsEOF(t *testing.T) {
 
 // TestWSS serves wss:// with a certificate made for the test.
 func TestWSS(t *testing.T) {
-	cfg, roots := selfSigned(t)
+	cfg, roots := testutil.SelfSigned(t)
 	s, addr := start(t, Options{TLS: cfg})
 	hc := &http.Client{Timeout: waitFor, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	c, _, err := dial(t, "wss://"+addr+"/mqtt", &websocket.DialOptions{Subprotocols: []string{"mqtt"}, HTTPClient: hc})
@@ -299,35 +295,6 @@ func TestWSS(t *testing.T) {
 		HTTPClient: &http.Client{Timeout: waitFor}}); err == nil {
 		t.Fatal("untrusted certificate accepted")
 	}
-}
-
-// selfSigned makes a server certificate for 127.0.0.1 and the pool that
-// trusts it.
-func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "wsconn test"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true,
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, roots
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
