@@ -12,6 +12,8 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -23,7 +25,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/tethermq/tether/internal/testutil"
 )
 
 // User and Password are the cluster's superuser and its password.
@@ -34,7 +35,6 @@ const (
 
 // Cluster is one running PostgreSQL server.
 type Cluster struct {
-	t       testing.TB
 	Dir     string // the cluster's directory (data in Dir/data)
 	Port    int
 	bin     string
@@ -60,105 +60,127 @@ func version(initdb string) int {
 // Start creates and starts a cluster; it is stopped at the test's cleanup.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
-	bin, err := BinDir()
+	c, err := New()
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// New creates and starts a cluster for a whole test binary (TestMain);
+// Close stops and removes it.
+func New() (*Cluster, error) {
+	bin, err := BinDir()
+	if err != nil {
+		return nil, err
 	}
 	// Not t.TempDir: its parents are private to root, and the server may
 	// run as the postgres user.
 	dir, err := os.MkdirTemp("", "pgtest-")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	c := &Cluster{t: t, Dir: dir, Port: testutil.FreePort(t), bin: bin}
-	t.Cleanup(func() {
-		c.Stop()
-		_ = os.RemoveAll(dir)
-	})
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Dir: dir, Port: port, bin: bin}
+	c.stopped.Store(true)
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			t.Fatalf("pgtest: running as root and there is no postgres user to run the server as: %v", err)
+			c.Close()
+			return nil, fmt.Errorf("pgtest: running as root and there is no postgres user to run the server as: %w", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
+			c.Close()
+			return nil, err
 		}
 		c.asUser = "postgres"
 	}
 	pwfile := filepath.Join(dir, "pw")
 	if err := os.WriteFile(pwfile, []byte(Password+"\n"), 0o644); err != nil {
-		t.Fatal(err)
+		c.Close()
+		return nil, err
 	}
-	c.run(t, "initdb", "-D", c.dataDir(), "-U", User, "--pwfile", pwfile, "-A", "scram-sha-256",
-		"-E", "UTF8", "--locale", "C", "--no-sync")
-	c.startServer(t)
-	return c
+	if err := c.run("initdb", "-D", c.dataDir(), "-U", User, "--pwfile", pwfile, "-A", "scram-sha-256",
+		"-E", "UTF8", "--locale", "C", "--no-sync"); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := c.run("pg_ctl", "-D", c.dataDir(), "-l", c.logFile(), "-o", c.serverOptions(), "-w", "-t", "60", "start"); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("%w\n%s", err, c.Log())
+	}
+	c.stopped.Store(false)
+	return c, nil
+}
+
+// freePort picks a loopback port below 32768 that is free now.
+func freePort() (int, error) {
+	for range 1000 {
+		p := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p, nil
+	}
+	return 0, fmt.Errorf("pgtest: no free port below 32000")
 }
 
 func (c *Cluster) dataDir() string { return filepath.Join(c.Dir, "data") }
+func (c *Cluster) logFile() string { return filepath.Join(c.Dir, "log") }
 
-// run runs a server program as the cluster's user, failing the test on error.
-func (c *Cluster) run(t testing.TB, prog string, args ...string) {
-	t.Helper()
+// run runs a server program as the cluster's user.
+func (c *Cluster) run(prog string, args ...string) error {
 	path := filepath.Join(c.bin, prog)
-	var cmd *exec.Cmd
-	if c.asUser != "" {
-		cmd = exec.Command("runuser", append([]string{"-u", c.asUser, "--", path}, args...)...)
-	} else {
-		cmd = exec.Command(path, args...)
-	}
-	cmd.Dir = c.Dir
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			if cmd.Process != nil {
-				_ = cmd.Process.Kill()
-			}
-		case <-done:
-		}
-	}()
-	out, err := cmd.CombinedOutput()
-	close(done)
-	if err != nil {
-		t.Fatalf("pgtest: %s %v: %v\n%s", prog, args, err, out)
+	var cmd *exec.Cmd
+	if c.asUser != "" {
+		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", c.asUser, "--", path}, args...)...)
+	} else {
+		cmd = exec.CommandContext(ctx, path, args...)
 	}
+	cmd.Dir = c.Dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pgtest: %s %v: %w\n%s", prog, args, err, out)
+	}
+	return nil
 }
 
 // serverOptions keep the cluster small and private: loopback TCP only,
-// its socket in its own directory, few connections, little memory.
+// its socket in its own directory, little memory.
 func (c *Cluster) serverOptions() string {
-	return fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=60 -c shared_buffers=32MB", c.Port, c.Dir)
+	return fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=100 -c shared_buffers=32MB", c.Port, c.Dir)
 }
 
-func (c *Cluster) startServer(t testing.TB) {
-	t.Helper()
-	c.run(t, "pg_ctl", "-D", c.dataDir(), "-l", filepath.Join(c.Dir, "log"), "-o", c.serverOptions(), "-w", "-t", "60", "start")
-	c.stopped.Store(false)
-}
-
-// Stop stops the server (fast shutdown). It is safe to call twice.
-func (c *Cluster) Stop() {
-	if c.stopped.Swap(true) {
-		return
+// Close stops the server (fast shutdown) and removes its directory. It
+// is safe to call twice.
+func (c *Cluster) Close() {
+	if !c.stopped.Swap(true) {
+		_ = c.run("pg_ctl", "-D", c.dataDir(), "-m", "fast", "-w", "-t", "60", "stop")
 	}
-	c.run(c.t, "pg_ctl", "-D", c.dataDir(), "-m", "fast", "-w", "-t", "60", "stop")
+	_ = os.RemoveAll(c.Dir)
 }
 
-// Restart stops the server (fast: connections are dropped) and starts it
-// again on the same port.
+// Restart stops the server (fast: every connection is dropped) and starts
+// it again on the same port.
 func (c *Cluster) Restart(t testing.TB) {
 	t.Helper()
-	c.run(t, "pg_ctl", "-D", c.dataDir(), "-l", filepath.Join(c.Dir, "log"), "-o", c.serverOptions(), "-m", "fast", "-w", "-t", "60", "restart")
+	if err := c.run("pg_ctl", "-D", c.dataDir(), "-l", c.logFile(), "-o", c.serverOptions(), "-m", "fast", "-w", "-t", "60", "restart"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Log is the server's log so far, for failure messages.
 func (c *Cluster) Log() string {
-	b, _ := os.ReadFile(filepath.Join(c.Dir, "log"))
+	b, _ := os.ReadFile(c.logFile())
 	return string(b)
 }
 
