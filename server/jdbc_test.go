@@ -1,0 +1,194 @@
+//go:build interop
+
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	gostomp "github.com/go-stomp/stomp/v3"
+	"github.com/jackc/pgx/v5"
+	"github.com/tethermq/tether/internal/pgtest"
+	"github.com/tethermq/tether/internal/testutil"
+)
+
+func jdbcConfig(t *testing.T, name, url string) Config {
+	return Config{
+		BrokerName: name, DataDirectory: t.TempDir(),
+		TransportConnectors: []Connector{{Name: "stomp", URI: fmt.Sprintf("stomp://127.0.0.1:%d", testutil.FreePort(t))}},
+		PersistenceAdapter: &PersistenceAdapter{JDBC: &JDBCAdapter{URL: url,
+			LockKeepAlivePeriod: Duration(100 * time.Millisecond), LockAcquireSleepInterval: Duration(400 * time.Millisecond)}},
+	}
+}
+
+// TestJDBCMasterSlaveInProcess: two brokers on one database; the second
+// waits as a slave, takes over when the first stops, and finds every
+// message the first confirmed.
+func TestJDBCMasterSlaveInProcess(t *testing.T) {
+	c := pgtest.Start(t)
+	url := c.CreateDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, err := Start(ctx, jdbcConfig(t, "a", url), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	bCfg := jdbcConfig(t, "b", url)
+	type started struct {
+		s   *Server
+		err error
+	}
+	bDone := make(chan started, 1)
+	go func() {
+		s, err := Start(ctx, bCfg, quiet())
+		bDone <- started{s, err}
+	}()
+
+	conn, err := gostomp.Dial("tcp", a.Addr("stomp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	for i := range n {
+		if err := conn.Send("/queue/jdbc", "text/plain", []byte(strconv.Itoa(i)),
+			gostomp.SendOpt.Receipt, gostomp.SendOpt.Header("persistent", "true")); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	_ = conn.Disconnect()
+	// Consume and ack a third on a. The connection is dropped under the
+	// subscription afterwards (go-stomp's Unsubscribe waits on a full
+	// channel): what a left unacked goes back to the queue.
+	nc, err := net.Dial("tcp", a.Addr("stomp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err = gostomp.Connect(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A small prefetch keeps go-stomp's reader from blocking on a full
+	// subscription channel (it would hold up the receipt below).
+	sub, err := conn.Subscribe("/queue/jdbc", gostomp.AckClientIndividual, gostomp.SubscribeOpt.Header("activemq.prefetchSize", "2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n / 3 {
+		m := <-sub.C
+		if m.Err != nil || string(m.Body) != strconv.Itoa(i) {
+			t.Fatalf("message %d: %v %q", i, m.Err, m.Body)
+		}
+		if err := conn.Ack(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Acks carry no receipt: a persistent send with one, after them on
+	// the same connection, returns once they are stored too.
+	if err := conn.Send("/queue/marker", "text/plain", []byte("m"), gostomp.SendOpt.Receipt,
+		gostomp.SendOpt.Header("persistent", "true")); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	select {
+	case r := <-bDone:
+		t.Fatalf("b became master while a serves: %v", r.err)
+	default:
+	}
+	if a.Role() != RoleMaster {
+		t.Fatalf("a is %s", a.Role())
+	}
+	a.Close()
+	var b *Server
+	select {
+	case r := <-bDone:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		b = r.s
+	case <-time.After(10 * time.Second):
+		t.Fatal("b did not take over")
+	}
+	defer b.Close()
+	nc, err = net.Dial("tcp", b.Addr("stomp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	conn, err = gostomp.Connect(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err = conn.Subscribe("/queue/jdbc", gostomp.AckClientIndividual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := n / 3; i < n; i++ {
+		select {
+		case m := <-sub.C:
+			if m.Err != nil || string(m.Body) != strconv.Itoa(i) {
+				t.Fatalf("message %d on b: %v %q", i, m.Err, m.Body)
+			}
+			if err := conn.Ack(m); err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("message %d not received on b", i)
+		}
+	}
+	if u := b.st.Usage(); u.DiskBytes <= 0 {
+		t.Fatalf("usage %+v", u)
+	}
+}
+
+// TestJDBCStartupErrors: a broker that cannot use its database says so at
+// start, naming the setting, instead of waiting as a slave.
+func TestJDBCStartupErrors(t *testing.T) {
+	c := pgtest.Start(t)
+	good := c.CreateDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	future := c.CreateDB(t)
+	s, err := Start(ctx, jdbcConfig(t, "f", future), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	pc, err := pgx.Connect(ctx, future)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close(ctx)
+	if _, err := pc.Exec(ctx, "UPDATE tether_schema SET version = version + 1 WHERE component = 'store'"); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct{ name, url, want string }{
+		{"unreachable", fmt.Sprintf("postgres://tether:x@127.0.0.1:%d/db?sslmode=disable&connect_timeout=2", testutil.FreePort(t)), "server unreachable"},
+		{"wrong password", strings.Replace(good, pgtest.Password, "wrong", 1), "login refused"},
+		{"missing database", c.URL("nosuchdb"), "does not exist"},
+		{"schema from the future", future, "newer than this broker"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Start(ctx, jdbcConfig(t, "x", tc.url), quiet())
+			if err == nil {
+				s.Close()
+				t.Fatal("started")
+			}
+			if !strings.Contains(err.Error(), "persistenceAdapter.jdbc.url") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q: want it to name persistenceAdapter.jdbc.url and say %q", err, tc.want)
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("waited instead of failing: %v", err)
+			}
+		})
+	}
+}
