@@ -117,7 +117,7 @@ func (s *Server) openStore() (store.Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := pgstore.Open(ctx, j.URL, pgstore.Options{
-		Fence: pgstore.Fence{SQL: sql, Args: args}, IdleInTransactionTimeout: l.Lease(), Logger: s.log})
+		Fence: pgstore.Fence{SQL: sql, Args: args}, IdleInTransactionTimeout: l.Lease(), RetryFor: l.Lease(), Logger: s.log})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", jdbcURLSetting, err)
 	}

@@ -299,7 +299,12 @@ func (l *LeaseLocker) Watch(ctx context.Context, onLost func(reason error)) erro
 		}
 		attempt := time.Now()
 		if !attempt.Before(trustUntil) {
-			return l.loseLease(fmt.Errorf("%w: last error: %v", ErrLeaseExpired, lastErr), onLost)
+			why := fmt.Sprintf("last renewal attempt failed: %v", lastErr)
+			if lastErr == nil {
+				// Renewals never ran: this process was paused or starved.
+				why = fmt.Sprintf("no renewal attempted for %v", attempt.Sub(trustUntil)+l.lease-margin)
+			}
+			return l.loseLease(fmt.Errorf("%w: %s", ErrLeaseExpired, why), onLost)
 		}
 		rctx, cancel := context.WithDeadline(ctx, trustUntil)
 		taken, err := l.renew(rctx, epoch)

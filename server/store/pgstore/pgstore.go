@@ -34,11 +34,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tethermq/tether/server/internal/pgschema"
 	"github.com/tethermq/tether/server/store"
@@ -73,8 +75,15 @@ type Options struct {
 	// idle_in_transaction_session_timeout; set it to the lease length.
 	// Zero: 10 s.
 	IdleInTransactionTimeout time.Duration
-	// OpTimeout bounds each call's database work. Zero: 30 s.
+	// OpTimeout bounds each attempt's database work. Zero: 30 s.
 	OpTimeout time.Duration
+	// RetryFor is how long a call keeps retrying after the connection
+	// failed or the server went away (a restart, a failover of the
+	// database), before it returns the error. Zero: 10 s. Set it to the
+	// lease: by then the master has stepped down, and its clients have
+	// moved on, so a send does not fail while the broker could have ridden
+	// through.
+	RetryFor time.Duration
 	// MaxConns is the pool size. Zero: 8.
 	MaxConns int32
 	Logger   *slog.Logger
@@ -116,6 +125,9 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	if o.OpTimeout <= 0 {
 		o.OpTimeout = 30 * time.Second
 	}
+	if o.RetryFor <= 0 {
+		o.RetryFor = 10 * time.Second
+	}
 	if o.MaxConns <= 0 {
 		o.MaxConns = 8
 	}
@@ -148,10 +160,10 @@ func (s *Store) Get(key []byte) ([]byte, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
-	ctx, cancel := s.ctx()
-	defer cancel()
 	var v []byte
-	err := s.pool.QueryRow(ctx, "SELECT v FROM tether_kv WHERE k = $1", append([]byte{}, key...)).Scan(&v)
+	err := s.retry("get", func(ctx context.Context) error {
+		return s.pool.QueryRow(ctx, "SELECT v FROM tether_kv WHERE k = $1", append([]byte{}, key...)).Scan(&v)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -220,7 +232,11 @@ func (s *Store) scan(prefix []byte, values bool, fn func(k, v []byte) error) err
 	end := prefixEnd(prefix)
 	from, inclusive := append([]byte{}, prefix...), true // never nil: pgx sends nil as NULL
 	for {
-		rows, err := s.page(from, inclusive, end, values)
+		var rows [][2][]byte
+		err := s.retry("scan", func(context.Context) (err error) {
+			rows, err = s.page(from, inclusive, end, values)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("pgstore: scan: %w", err)
 		}
@@ -336,11 +352,27 @@ func (b *batch) Commit(sync bool) error {
 		}
 	}
 
-	ctx, cancel := s.ctx()
-	defer cancel()
+	// Every attempt applies the same final state (upserts and deletes of
+	// given keys), so retrying after a commit whose outcome was lost with
+	// the connection is harmless.
+	err := s.retry("commit", func(ctx context.Context) error {
+		return s.commitOnce(ctx, sync, delKeys, setKeys, setVals)
+	})
+	switch {
+	case err == nil:
+		return nil
+	case pgschema.IsFenced(err):
+		return fmt.Errorf("%w (%d operations not stored)", ErrFenced, len(b.ops))
+	case isDiskFull(err):
+		return fmt.Errorf("pgstore: commit of %d operations: %w: %w", len(b.ops), store.ErrNoSpace, err)
+	}
+	return fmt.Errorf("pgstore: commit of %d operations: %w", len(b.ops), err)
+}
+
+func (s *Store) commitOnce(ctx context.Context, sync bool, delKeys, setKeys, setVals [][]byte) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("pgstore: commit: %w", err)
+		return err
 	}
 	defer conn.Release()
 	pb := &pgx.Batch{}
@@ -383,8 +415,52 @@ func (b *batch) Commit(sync bool) error {
 		}
 		rcancel()
 	}
-	if pgschema.IsFenced(err) {
-		return fmt.Errorf("%w (%d operations not stored)", ErrFenced, len(b.ops))
+	return err
+}
+
+// retry runs fn (each attempt with its own OpTimeout) until it succeeds,
+// fails for a reason other than the connection or the server's
+// availability, the store is closed, or RetryFor has passed.
+func (s *Store) retry(what string, fn func(ctx context.Context) error) error {
+	deadline := time.Now().Add(s.o.RetryFor)
+	wait := 20 * time.Millisecond
+	warned := false
+	for {
+		ctx, cancel := s.ctx()
+		err := fn(ctx)
+		cancel()
+		if err == nil || !transient(err) || s.closed.Load() || time.Now().Add(wait).After(deadline) {
+			if err == nil && warned {
+				s.log.Info("pgstore: database reachable again", "op", what)
+			}
+			return err
+		}
+		if !warned {
+			s.log.Warn("pgstore: database unavailable; retrying", "op", what, "for", time.Until(deadline).Round(time.Millisecond), "err", err)
+			warned = true
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 500*time.Millisecond)
 	}
-	return fmt.Errorf("pgstore: commit of %d operations: %w", len(b.ops), err)
+}
+
+// transient reports errors worth retrying: the connection failed or broke,
+// the server is shutting down or starting (SQLSTATE classes 08 and 57), or
+// a serialization failure or deadlock.
+func transient(err error) bool {
+	if errors.Is(err, pgx.ErrNoRows) || pgschema.IsFenced(err) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57") || pe.Code == "40001" || pe.Code == "40P01"
+	}
+	// No answer from the server at all: the connection is the problem.
+	return true
+}
+
+// isDiskFull: the database's disk is full (disk_full, 53100).
+func isDiskFull(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "53100"
 }
