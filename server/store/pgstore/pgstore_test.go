@@ -310,3 +310,38 @@ func TestStartupErrors(t *testing.T) {
 func freeClosedPort(t *testing.T) int {
 	return testutilFreePort(t)
 }
+
+// TestCommitRidesThroughRestart: commits and reads issued while the
+// database restarts wait for it and succeed, each stored once.
+func TestCommitRidesThroughRestart(t *testing.T) {
+	url := cluster.CreateDB(t)
+	s := open(t, url, pgstore.Options{RetryFor: 30 * time.Second})
+	restarted := make(chan struct{})
+	go func() {
+		defer close(restarted)
+		cluster.Restart(t)
+	}()
+	i := 0
+	for done := false; !done; i++ {
+		select {
+		case <-restarted:
+			done = true
+		default:
+		}
+		b := s.NewBatch()
+		b.Set(fmt.Appendf(nil, "r/%06d", i), []byte("v"))
+		if i > 0 {
+			b.Delete(fmt.Appendf(nil, "r/%06d", i-1))
+		}
+		if err := b.Commit(i%2 == 0); err != nil {
+			t.Fatalf("commit %d during the restart: %v", i, err)
+		}
+		if _, err := s.Get(fmt.Appendf(nil, "r/%06d", i)); err != nil {
+			t.Fatalf("get %d during the restart: %v", i, err)
+		}
+	}
+	n := 0
+	if err := s.ScanKeys([]byte("r/"), func(k []byte) error { n++; return nil }); err != nil || n != 1 {
+		t.Fatalf("after %d commits through a restart: %d keys, %v", i, n, err)
+	}
+}
