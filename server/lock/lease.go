@@ -91,12 +91,21 @@ type LeaseLocker struct {
 	lease     time.Duration
 	log       *slog.Logger
 
-	mu       sync.Mutex
+	mu     sync.Mutex
+	epoch  int64
+	h      *leaseHold // the current acquisition, nil when none
+	closed bool
+}
+
+// leaseHold is one acquisition: its renewal goroutine (started by Acquire,
+// so the lease is renewed while the broker recovers its store, before
+// Watch) and how it ended.
+type leaseHold struct {
 	epoch    int64
-	held     bool
-	lost     bool
-	released chan struct{}
-	closed   bool
+	stop     chan struct{} // closed by Release
+	done     chan struct{} // closed when the renewal goroutine has exited
+	lostCh   chan struct{} // closed when the lease is lost
+	lostWhy  error         // set before lostCh is closed
 }
 
 // NewLeaseLocker connects and creates (or checks) the lease table. A bad
@@ -157,11 +166,21 @@ func (l *LeaseLocker) Epoch() int64 {
 	return l.epoch
 }
 
-// Held reports whether this locker is master.
+// Held reports whether this locker is master: Acquire succeeded, and
+// the lease was neither released nor lost.
 func (l *LeaseLocker) Held() bool {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.held && !l.lost
+	h := l.h
+	l.mu.Unlock()
+	if h == nil {
+		return false
+	}
+	select {
+	case <-h.lostCh:
+		return false
+	default:
+		return true
+	}
 }
 
 // Fence is the statement (and its arguments) that the store runs first in
@@ -202,22 +221,23 @@ func (l *LeaseLocker) tryTake(ctx context.Context) (epoch int64, holder string, 
 // out before then; database errors while waiting are logged and retried.
 func (l *LeaseLocker) Acquire(ctx context.Context) error {
 	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
+	closed, h := l.closed, l.h
+	l.mu.Unlock()
+	if closed {
 		return errors.New("lock: lease locker released")
 	}
-	if l.held {
-		lost := l.lost
-		l.mu.Unlock()
-		if lost {
+	if h != nil {
+		select {
+		case <-h.lostCh:
 			return fmt.Errorf("lock: acquire: %w", ErrLost)
+		default:
+			return nil
 		}
-		return nil
 	}
-	l.mu.Unlock()
 	began := time.Now()
 	var lastHolder, lastErr string
 	for {
+		attempt := time.Now()
 		epoch, holder, left, err := l.tryTake(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -230,9 +250,13 @@ func (l *LeaseLocker) Acquire(ctx context.Context) error {
 				lastErr = err.Error()
 			}
 		case holder == "":
+			h := &leaseHold{epoch: epoch, stop: make(chan struct{}), done: make(chan struct{}), lostCh: make(chan struct{})}
 			l.mu.Lock()
-			l.epoch, l.held, l.lost, l.released = epoch, true, false, make(chan struct{})
+			l.epoch, l.h = epoch, h
 			l.mu.Unlock()
+			// The takeover's UPDATE set the expiry after attempt: trusting
+			// the lease from attempt on is on the safe side.
+			go l.renewLoop(h, attempt)
 			l.log.Info("database lease acquired; this broker is master", "owner", l.owner, "epoch", epoch,
 				"lease", l.lease, "waited", time.Since(began).Round(time.Millisecond))
 			return nil
@@ -267,34 +291,57 @@ func (l *LeaseLocker) renew(ctx context.Context, epoch int64) (taken bool, err e
 	return tag.RowsAffected() == 0, nil
 }
 
-// Watch is the master's renewal and fencing loop: it renews at once and
-// then every KeepAlivePeriod (retrying sooner after a failure). When the
-// lease is taken over, or cannot be renewed before this broker's trust in
-// it ends, it marks the locker lost, calls onLost once with the reason
-// (wrapping ErrLost) and returns it; onLost must stop every write. It
-// returns nil when ctx is done or Release is called.
+// Watch reports the loss of the lease. Acquire starts the renewals: at
+// once and then every KeepAlivePeriod (retrying sooner after a failure).
+// When the lease is taken over, or cannot be renewed before this broker's
+// trust in it ends, the locker is marked lost and Watch calls onLost with
+// the reason (wrapping ErrLost) and returns it; onLost must stop every
+// write. Watch returns nil when ctx is done or Release is called, and
+// ErrNotHeld at once if nothing is held.
 func (l *LeaseLocker) Watch(ctx context.Context, onLost func(reason error)) error {
 	l.mu.Lock()
-	held, epoch, released := l.held && !l.lost, l.epoch, l.released
+	h := l.h
 	l.mu.Unlock()
-	if !held {
+	if h == nil {
 		return fmt.Errorf("lock: watch lease: %w", ErrNotHeld)
 	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-h.stop:
+		return nil
+	case <-h.lostCh:
+		if onLost != nil {
+			onLost(h.lostWhy)
+		}
+		return h.lostWhy
+	}
+}
+
+// renewLoop renews h's lease until Release or loss. Its trust in the
+// lease ends three quarters of a lease after the start of the last
+// successful renewal (or of the takeover).
+func (l *LeaseLocker) renewLoop(h *leaseHold, acquired time.Time) {
+	defer close(h.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-h.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	margin := l.lease / 4
-	// Acquire's UPDATE began before now: trusting from now is generous by
-	// at most that statement's time, which the margin covers.
-	trustUntil := time.Now().Add(l.lease - margin)
-	next := time.Now()
+	trustUntil := acquired.Add(l.lease - margin)
+	next := acquired.Add(l.keepAlive)
 	var lastErr error
 	for {
 		t := time.NewTimer(time.Until(next))
 		select {
-		case <-ctx.Done():
+		case <-h.stop:
 			t.Stop()
-			return nil
-		case <-released:
-			t.Stop()
-			return nil
+			return
 		case <-t.C:
 		}
 		attempt := time.Now()
@@ -304,19 +351,21 @@ func (l *LeaseLocker) Watch(ctx context.Context, onLost func(reason error)) erro
 				// Renewals never ran: this process was paused or starved.
 				why = fmt.Sprintf("no renewal attempted for %v", attempt.Sub(trustUntil)+l.lease-margin)
 			}
-			return l.loseLease(fmt.Errorf("%w: %s", ErrLeaseExpired, why), onLost)
+			l.loseLease(h, fmt.Errorf("%w: %s", ErrLeaseExpired, why))
+			return
 		}
-		rctx, cancel := context.WithDeadline(ctx, trustUntil)
-		taken, err := l.renew(rctx, epoch)
-		cancel()
+		rctx, rcancel := context.WithDeadline(ctx, trustUntil)
+		taken, err := l.renew(rctx, h.epoch)
+		rcancel()
 		select {
-		case <-released:
-			return nil
+		case <-h.stop:
+			return
 		default:
 		}
 		switch {
 		case taken:
-			return l.loseLease(ErrLeaseTaken, onLost)
+			l.loseLease(h, ErrLeaseTaken)
+			return
 		case err == nil:
 			trustUntil = attempt.Add(l.lease - margin)
 			lastErr = nil
@@ -335,15 +384,10 @@ func (l *LeaseLocker) Watch(ctx context.Context, onLost func(reason error)) erro
 	}
 }
 
-func (l *LeaseLocker) loseLease(reason error, onLost func(error)) error {
-	l.mu.Lock()
-	l.lost = true
-	l.mu.Unlock()
-	l.log.Error("database lease lost, giving up being a master", "owner", l.owner, "reason", reason)
-	if onLost != nil {
-		onLost(reason)
-	}
-	return reason
+func (l *LeaseLocker) loseLease(h *leaseHold, reason error) {
+	l.log.Error("database lease lost, giving up being a master", "owner", l.owner, "epoch", h.epoch, "reason", reason)
+	h.lostWhy = reason
+	close(h.lostCh)
 }
 
 // Release gives the lease up (expiring it at once, so a slave takes over
@@ -357,25 +401,29 @@ func (l *LeaseLocker) Release() error {
 		return nil
 	}
 	l.closed = true
-	held, lost, epoch := l.held, l.lost, l.epoch
-	if l.released != nil {
-		close(l.released)
-	}
-	l.held = false
+	h := l.h
+	l.h = nil
 	l.mu.Unlock()
 	defer l.pool.Close()
-	if !held || lost {
+	if h == nil {
 		return nil
+	}
+	close(h.stop)
+	<-h.done
+	select {
+	case <-h.lostCh:
+		return nil // not ours any more
+	default:
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	tag, err := l.pool.Exec(ctx, `UPDATE tether_lease SET expires = '-infinity' WHERE id = 1 AND epoch = $1 AND owner = $2`,
-		epoch, l.owner)
+		h.epoch, l.owner)
 	if err != nil {
 		return fmt.Errorf("lock: release lease: %w", err)
 	}
 	if tag.RowsAffected() == 1 {
-		l.log.Info("database lease released", "epoch", epoch)
+		l.log.Info("database lease released", "epoch", h.epoch)
 	}
 	return nil
 }
