@@ -13,6 +13,7 @@ import (
 	"time"
 
 	gostomp "github.com/go-stomp/stomp/v3"
+	"github.com/go-stomp/stomp/v3/frame"
 	"github.com/jackc/pgx/v5"
 	"github.com/tethermq/tether/internal/pgtest"
 	"github.com/tethermq/tether/internal/testutil"
@@ -272,4 +273,100 @@ func TestJDBCBacklogBeyondMemory(t *testing.T) {
 	drain(n/2, n)
 	t.Logf("PostgreSQL store, memoryLimit 1 MiB: %d persistent 2 KiB sends with receipts at %.0f/s (one producer); drained %d at %.0f/s (paged in from the database); the rest after a restart",
 		n, sendRate, n/2, float64(n/2)/took.Seconds())
+}
+
+// TestJDBCDurablesAndDuplicatesSurviveRestart: a durable topic
+// subscription and a destination's duplicate-detection window live in the
+// database like messages do.
+func TestJDBCDurablesAndDuplicatesSurviveRestart(t *testing.T) {
+	c := pgtest.Start(t)
+	url := c.CreateDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg := jdbcConfig(t, "d", url)
+	s, err := Start(ctx, cfg, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { s.Close() }()
+	dial := func(clientID string) (*gostomp.Conn, net.Conn) {
+		t.Helper()
+		nc, err := net.Dial("tcp", s.Addr("stomp"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := []func(*gostomp.Conn) error{}
+		if clientID != "" {
+			opts = append(opts, gostomp.ConnOpt.Header("client-id", clientID))
+		}
+		conn, err := gostomp.Connect(nc, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return conn, nc
+	}
+	durable := gostomp.SubscribeOpt.Header("activemq.subscriptionName", "sub1")
+	conn, nc := dial("c1")
+	if _, err := conn.Subscribe("/topic/news", gostomp.AckClientIndividual, durable); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.Disconnect() // the subscription stays, offline
+	nc.Close()
+
+	prod, pnc := dial("")
+	send := func(dest, body, dupID string) {
+		t.Helper()
+		opts := []func(*frame.Frame) error{gostomp.SendOpt.Receipt, gostomp.SendOpt.Header("persistent", "true")}
+		if dupID != "" {
+			opts = append(opts, gostomp.SendOpt.Header("_AMQ_DUPL_ID", dupID))
+		}
+		if err := prod.Send(dest, "text/plain", []byte(body), opts...); err != nil {
+			t.Fatalf("send %s: %v", body, err)
+		}
+	}
+	for i := range 20 {
+		send("/topic/news", strconv.Itoa(i), "")
+	}
+	send("/queue/once", "first", "dup-1")
+	pnc.Close()
+
+	s.Close()
+	if s, err = Start(ctx, cfg, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	prod, pnc = dial("")
+	defer pnc.Close()
+	send("/queue/once", "again", "dup-1") // a re-send after the restart: dropped
+	send("/queue/once", "second", "dup-2")
+
+	conn, nc = dial("c1")
+	defer nc.Close()
+	sub, err := conn.Subscribe("/topic/news", gostomp.AckAuto, durable, gostomp.SubscribeOpt.Header("activemq.prefetchSize", "5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		select {
+		case m := <-sub.C:
+			if m.Err != nil || string(m.Body) != strconv.Itoa(i) {
+				t.Fatalf("durable message %d: %v %q", i, m.Err, m.Body)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("durable message %d not received", i)
+		}
+	}
+	q, err := conn.Subscribe("/queue/once", gostomp.AckAuto, gostomp.SubscribeOpt.Header("activemq.prefetchSize", "5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"first", "second"} {
+		select {
+		case m := <-q.C:
+			if m.Err != nil || string(m.Body) != want {
+				t.Fatalf("queue: got %v %q, want %q", m.Err, m.Body, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%q not received", want)
+		}
+	}
 }

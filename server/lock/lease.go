@@ -22,7 +22,8 @@ import (
 //
 // One row, tether_lease (id = 1), holds the owner, the epoch and the expiry.
 // A broker takes it over only once it has expired by the database's clock,
-// bumping the epoch; the holder renews it every KeepAlivePeriod. The holder
+// bumping the epoch; the holder renews it every KeepAlivePeriod from the
+// moment Acquire returns (while the broker recovers, too). The holder
 // trusts its lease, by its own monotonic clock, only until the start of its
 // last successful renewal plus the lease length minus a margin (a quarter
 // of the lease): a renewal takes effect after it was sent, so a master that
