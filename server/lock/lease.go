@@ -102,11 +102,11 @@ type LeaseLocker struct {
 // so the lease is renewed while the broker recovers its store, before
 // Watch) and how it ended.
 type leaseHold struct {
-	epoch    int64
-	stop     chan struct{} // closed by Release
-	done     chan struct{} // closed when the renewal goroutine has exited
-	lostCh   chan struct{} // closed when the lease is lost
-	lostWhy  error         // set before lostCh is closed
+	epoch   int64
+	stop    chan struct{} // closed by Release
+	done    chan struct{} // closed when the renewal goroutine has exited
+	lostCh  chan struct{} // closed when the lease is lost
+	lostWhy error         // set before lostCh is closed
 }
 
 // NewLeaseLocker connects and creates (or checks) the lease table. A bad
