@@ -117,9 +117,18 @@ func (s *Server) openStore() (store.Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := pgstore.Open(ctx, j.URL, pgstore.Options{
-		Fence: pgstore.Fence{SQL: sql, Args: args}, IdleInTransactionTimeout: l.Lease(), RetryFor: l.Lease(), Logger: s.log})
+		Fence: pgstore.Fence{SQL: sql, Args: args}, IdleInTransactionTimeout: l.Lease(), RetryFor: l.Lease(), Logger: s.log,
+		OnFenced: l.Fenced})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", jdbcURLSetting, err)
 	}
 	return st, nil
+}
+
+// giveUpStore tells a PostgreSQL store to stop retrying: the connectors are
+// closed, so a broker that is stopping need not wait for the database.
+func giveUpStore(st store.Store) {
+	if ps, ok := st.(*pgstore.Store); ok {
+		ps.GiveUp()
+	}
 }

@@ -237,6 +237,7 @@ func (s *Server) stopServing() {
 		p.Close()
 	}
 	s.serveWG.Wait()
+	giveUpStore(st)
 	if b != nil {
 		b.Close()
 	}

@@ -354,6 +354,9 @@ func TestJDBCPausedMasterCannotWrite(t *testing.T) {
 	if err := syscall.Kill(a.p.Pid(), syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	// kill(2) returns before every thread has stopped: wait for the
+	// stopped state, or the broker could still read the frame below.
+	testutil.Eventually(t, 5*time.Second, func() bool { return allThreadsStopped(a.p.Pid()) }, "every thread of the master is stopped")
 	stopped := time.Now()
 	resumed := false
 	defer func() {
@@ -470,4 +473,83 @@ func TestJDBCDatabaseRestart(t *testing.T) {
 	}
 	t.Logf("database restart: traffic again %v after pg_ctl restart returned; confirmed %d, received %d distinct; log of a broker that stepped down: %d",
 		served.Round(time.Millisecond), len(tr.log.confirmed), len(tr.log.received), steppedDown)
+}
+
+// TestJDBCDatabaseOutage stops PostgreSQL for several leases under SDK
+// traffic: the master must stop serving within its lease (it cannot renew),
+// no broker serves while the database is gone, and once it is back a broker
+// takes over and every confirmed message is delivered exactly once.
+func TestJDBCDatabaseOutage(t *testing.T) {
+	c := pgtest.Start(t)
+	url := c.CreateDB(t)
+	bs := jdbcGroup(t, url, 2)
+	tr := startTraffic(t, jdbcFailoverURI(bs))
+	tr.flows(200, 20*time.Second, "before the outage")
+	master := currentMaster(t, bs, 5*time.Second)
+	c.StopServer(t)
+	down := time.Now()
+	// Serving ends when the client port closes: well within the lease,
+	// which the database would let expire a lease after the master's last
+	// renewal, itself before pg_ctl stop returned.
+	testutil.Eventually(t, 5*jdbcLease, func() bool {
+		nc, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", master.port), 100*time.Millisecond)
+		if err != nil {
+			return true
+		}
+		nc.Close()
+		return false
+	}, "the master's client port closes")
+	stepDown := time.Since(down)
+	if stepDown > jdbcLease {
+		t.Errorf("the master stopped serving %v after the database went, lease %v", stepDown, jdbcLease)
+	}
+	select {
+	case <-master.p.Done():
+	case <-time.After(5 * jdbcLease):
+		t.Fatalf("the master still runs %v after the database went", time.Since(down))
+	}
+	exited := time.Since(down)
+	if !master.p.Logged("database lease lost") || master.p.ExitCode() != 1 {
+		t.Fatalf("master exit %d; log:\n%s", master.p.ExitCode(), master.p.Log())
+	}
+	// Nobody may serve without the database.
+	deadline := time.Now().Add(2 * jdbcLease)
+	for time.Now().Before(deadline) {
+		for _, b := range bs {
+			if !b.p.Exited() && b.isMaster() {
+				t.Fatalf("%s serves while the database is down", b.name)
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // sampling, not synchronisation
+	}
+	c.StartServer(t)
+	up := time.Now()
+	master.start(t) // back as a slave, as a supervisor would
+	tr.flows(200, 30*time.Second, "after the outage")
+	tr.finish(1)
+	testutil.Eventually(t, 10*time.Second, func() bool { return storedMessages(t, url) == 0 },
+		"no message left stored after everything was consumed")
+	t.Logf("database outage: master closed its client port %v and exited %v after pg_ctl stop returned (lease %v); traffic resumed %v after the database came back; confirmed %d, received %d distinct",
+		stepDown.Round(time.Millisecond), exited.Round(time.Millisecond), jdbcLease, time.Since(up).Round(time.Millisecond), len(tr.log.confirmed), len(tr.log.received))
+}
+
+// allThreadsStopped reports whether every thread of pid is in the stopped
+// state (T in /proc/<pid>/task/<tid>/stat).
+func allThreadsStopped(pid int) bool {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// tid (comm) state ...: comm may contain spaces, so cut after the last ')'.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }

@@ -178,6 +178,25 @@ func (c *Cluster) Restart(t testing.TB) {
 	}
 }
 
+// StopServer stops the server (fast shutdown) and leaves it stopped until
+// StartServer.
+func (c *Cluster) StopServer(t testing.TB) {
+	t.Helper()
+	if err := c.run("pg_ctl", "-D", c.dataDir(), "-m", "fast", "-w", "-t", "60", "stop"); err != nil {
+		t.Fatal(err)
+	}
+	c.stopped.Store(true)
+}
+
+// StartServer starts a server that StopServer stopped, on the same port.
+func (c *Cluster) StartServer(t testing.TB) {
+	t.Helper()
+	if err := c.run("pg_ctl", "-D", c.dataDir(), "-l", c.logFile(), "-o", c.serverOptions(), "-w", "-t", "60", "start"); err != nil {
+		t.Fatal(err)
+	}
+	c.stopped.Store(false)
+}
+
 // Log is the server's log so far, for failure messages.
 func (c *Cluster) Log() string {
 	b, _ := os.ReadFile(c.logFile())

@@ -107,6 +107,7 @@ type leaseHold struct {
 	done    chan struct{} // closed when the renewal goroutine has exited
 	lostCh  chan struct{} // closed when the lease is lost
 	lostWhy error         // set before lostCh is closed
+	lose    sync.Once
 }
 
 // NewLeaseLocker connects and creates (or checks) the lease table. A bad
@@ -343,6 +344,9 @@ func (l *LeaseLocker) renewLoop(h *leaseHold, acquired time.Time) {
 		case <-h.stop:
 			t.Stop()
 			return
+		case <-h.lostCh: // Fenced
+			t.Stop()
+			return
 		case <-t.C:
 		}
 		attempt := time.Now()
@@ -386,9 +390,23 @@ func (l *LeaseLocker) renewLoop(h *leaseHold, acquired time.Time) {
 }
 
 func (l *LeaseLocker) loseLease(h *leaseHold, reason error) {
-	l.log.Error("database lease lost, giving up being a master", "owner", l.owner, "epoch", h.epoch, "reason", reason)
-	h.lostWhy = reason
-	close(h.lostCh)
+	h.lose.Do(func() {
+		l.log.Error("database lease lost, giving up being a master", "owner", l.owner, "epoch", h.epoch, "reason", reason)
+		h.lostWhy = reason
+		close(h.lostCh)
+	})
+}
+
+// Fenced tells the locker that the store's fence refused a write: another
+// broker has taken the lease over. The lease is lost at once (Watch
+// reports ErrLeaseTaken), without waiting for the next renewal.
+func (l *LeaseLocker) Fenced(err error) {
+	l.mu.Lock()
+	h := l.h
+	l.mu.Unlock()
+	if h != nil {
+		l.loseLease(h, fmt.Errorf("%w (a store write was refused: %v)", ErrLeaseTaken, err))
+	}
 }
 
 // Release gives the lease up (expiring it at once, so a slave takes over

@@ -87,6 +87,10 @@ type Options struct {
 	// MaxConns is the pool size. Zero: 8.
 	MaxConns int32
 	Logger   *slog.Logger
+	// OnFenced, if set, is called (once) when a write was refused by the
+	// fence: proof that another broker took over, so the master should
+	// stop serving now rather than at its next renewal.
+	OnFenced func(reason error)
 }
 
 // Store is store.Store on PostgreSQL.
@@ -96,6 +100,9 @@ type Store struct {
 	log    *slog.Logger
 	closed atomic.Bool
 	once   sync.Once
+	fenced sync.Once
+	giveUp chan struct{} // closed by GiveUp
+	gave   sync.Once
 
 	umu       sync.Mutex
 	usage     store.Usage
@@ -145,7 +152,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, o: o, log: o.Logger}, nil
+	return &Store{pool: pool, o: o, log: o.Logger, giveUp: make(chan struct{})}, nil
 }
 
 func (s *Store) ctx() (context.Context, context.CancelFunc) {
@@ -293,6 +300,13 @@ func (s *Store) Usage() store.Usage {
 	return s.usage
 }
 
+// GiveUp ends every retry at once, and makes later calls fail on the
+// first error: the broker is stopping (it lost its lease) and has closed
+// its connectors, so waiting for the database would only delay that.
+func (s *Store) GiveUp() {
+	s.gave.Do(func() { close(s.giveUp) })
+}
+
 // Close releases the connections (waiting for calls in progress). It is
 // safe to call twice.
 func (s *Store) Close() error {
@@ -362,7 +376,11 @@ func (b *batch) Commit(sync bool) error {
 	case err == nil:
 		return nil
 	case pgschema.IsFenced(err):
-		return fmt.Errorf("%w (%d operations not stored)", ErrFenced, len(b.ops))
+		err = fmt.Errorf("%w (%d operations not stored)", ErrFenced, len(b.ops))
+		if s.o.OnFenced != nil {
+			s.fenced.Do(func() { s.o.OnFenced(err) })
+		}
+		return err
 	case isDiskFull(err):
 		return fmt.Errorf("pgstore: commit of %d operations: %w: %w", len(b.ops), store.ErrNoSpace, err)
 	}
@@ -429,7 +447,8 @@ func (s *Store) retry(what string, fn func(ctx context.Context) error) error {
 		ctx, cancel := s.ctx()
 		err := fn(ctx)
 		cancel()
-		if err == nil || !transient(err) || s.closed.Load() || time.Now().Add(wait).After(deadline) {
+		left := time.Until(deadline)
+		if err == nil || !transient(err) || s.closed.Load() || s.givenUp() || left <= 0 {
 			if err == nil && warned {
 				s.log.Info("pgstore: database reachable again", "op", what)
 			}
@@ -439,8 +458,26 @@ func (s *Store) retry(what string, fn func(ctx context.Context) error) error {
 			s.log.Warn("pgstore: database unavailable; retrying", "op", what, "for", time.Until(deadline).Round(time.Millisecond), "err", err)
 			warned = true
 		}
-		time.Sleep(wait)
+		// The last attempt is at the deadline: a master that lost its
+		// lease meanwhile has closed its connectors by then (GiveUp), so
+		// the error reaches no client, which fails over instead.
+		t := time.NewTimer(min(wait, left))
+		select {
+		case <-t.C:
+		case <-s.giveUp:
+			t.Stop()
+			return err
+		}
 		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+func (s *Store) givenUp() bool {
+	select {
+	case <-s.giveUp:
+		return true
+	default:
+		return false
 	}
 }
 
