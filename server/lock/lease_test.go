@@ -5,6 +5,7 @@ package lock
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,6 +107,38 @@ func TestLease(t *testing.T) {
 		}
 		if a.Held() {
 			t.Fatal("a still says it is master")
+		}
+		// The deposed holder's Release leaves the new holder's lease alone.
+		if err := a.Release(); err != nil {
+			t.Fatal(err)
+		}
+		var owner string
+		var left float64
+		if err := conn.QueryRow(ctx, "SELECT owner, extract(epoch FROM expires - clock_timestamp())::float8 FROM tether_lease").Scan(&owner, &left); err != nil {
+			t.Fatal(err)
+		}
+		if owner != b.Owner() || left <= 0 {
+			t.Fatalf("after the old holder's Release: owner %q, %v s left", owner, left)
+		}
+	})
+
+	t.Run("lease is at least two keep-alive periods; a future schema is refused", func(t *testing.T) {
+		url := c.CreateDB(t)
+		l := newTestLease(t, url, "a", time.Second, time.Second)
+		if l.Lease() != 2*time.Second {
+			t.Fatalf("lease %v with keep-alive 1s and acquire interval 1s", l.Lease())
+		}
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "UPDATE tether_schema SET version = 2 WHERE component = 'lease'"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = NewLeaseLocker(ctx, LeaseOptions{URL: url, Name: "b"})
+		if err == nil || !strings.Contains(err.Error(), "newer than this broker") {
+			t.Fatalf("future lease schema: %v", err)
 		}
 	})
 
