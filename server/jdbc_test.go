@@ -19,12 +19,29 @@ import (
 	"github.com/tethermq/tether/internal/testutil"
 )
 
+// stompTo connects go-stomp over a connection with a deadline, so that no
+// test can hang on a frame that never comes (go-stomp has no timeouts).
+func stompTo(t *testing.T, addr string, opts ...func(*gostomp.Conn) error) (*gostomp.Conn, net.Conn) {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	_ = nc.SetDeadline(time.Now().Add(45 * time.Second))
+	conn, err := gostomp.Connect(nc, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn, nc
+}
+
 func jdbcConfig(t *testing.T, name, url string) Config {
 	return Config{
 		BrokerName: name, DataDirectory: t.TempDir(),
 		TransportConnectors: []Connector{{Name: "stomp", URI: fmt.Sprintf("stomp://127.0.0.1:%d", testutil.FreePort(t))}},
 		PersistenceAdapter: &PersistenceAdapter{JDBC: &JDBCAdapter{URL: url,
-			LockKeepAlivePeriod: Duration(100 * time.Millisecond), LockAcquireSleepInterval: Duration(400 * time.Millisecond)}},
+			LockKeepAlivePeriod: Duration(250 * time.Millisecond), LockAcquireSleepInterval: Duration(1500 * time.Millisecond)}},
 	}
 }
 
@@ -52,10 +69,7 @@ func TestJDBCMasterSlaveInProcess(t *testing.T) {
 		bDone <- started{s, err}
 	}()
 
-	conn, err := gostomp.Dial("tcp", a.Addr("stomp"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, nc := stompTo(t, a.Addr("stomp"))
 	const n = 300
 	for i := range n {
 		if err := conn.Send("/queue/jdbc", "text/plain", []byte(strconv.Itoa(i)),
@@ -63,18 +77,11 @@ func TestJDBCMasterSlaveInProcess(t *testing.T) {
 			t.Fatalf("send %d: %v", i, err)
 		}
 	}
-	_ = conn.Disconnect()
+	nc.Close()
 	// Consume and ack a third on a. The connection is dropped under the
 	// subscription afterwards (go-stomp's Unsubscribe waits on a full
 	// channel): what a left unacked goes back to the queue.
-	nc, err := net.Dial("tcp", a.Addr("stomp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err = gostomp.Connect(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, nc = stompTo(t, a.Addr("stomp"))
 	// A small prefetch keeps go-stomp's reader from blocking on a full
 	// subscription channel (it would hold up the receipt below).
 	sub, err := conn.Subscribe("/queue/jdbc", gostomp.AckClientIndividual, gostomp.SubscribeOpt.Header("activemq.prefetchSize", "2"))
@@ -82,7 +89,12 @@ func TestJDBCMasterSlaveInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range n / 3 {
-		m := <-sub.C
+		var m *gostomp.Message
+		select {
+		case m = <-sub.C:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("message %d not received", i)
+		}
 		if m.Err != nil || string(m.Body) != strconv.Itoa(i) {
 			t.Fatalf("message %d: %v %q", i, m.Err, m.Body)
 		}
@@ -117,15 +129,7 @@ func TestJDBCMasterSlaveInProcess(t *testing.T) {
 		t.Fatal("b did not take over")
 	}
 	defer b.Close()
-	nc, err = net.Dial("tcp", b.Addr("stomp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	conn, err = gostomp.Connect(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, _ = stompTo(t, b.Addr("stomp"))
 	sub, err = conn.Subscribe("/queue/jdbc", gostomp.AckClientIndividual)
 	if err != nil {
 		t.Fatal(err)
@@ -215,10 +219,7 @@ func TestJDBCBacklogBeyondMemory(t *testing.T) {
 		copy(b, fmt.Sprintf("%06d", i))
 		return b
 	}
-	conn, err := gostomp.Dial("tcp", s.Addr("stomp"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, nc := stompTo(t, s.Addr("stomp"))
 	start := time.Now()
 	for i := range n {
 		if err := conn.Send("/queue/big", "application/octet-stream", body(i), gostomp.SendOpt.Receipt,
@@ -227,19 +228,12 @@ func TestJDBCBacklogBeyondMemory(t *testing.T) {
 		}
 	}
 	sendRate := float64(n) / time.Since(start).Seconds()
-	_ = conn.Disconnect()
+	nc.Close()
 
 	drain := func(from, to int) time.Duration {
 		t.Helper()
-		nc, err := net.Dial("tcp", s.Addr("stomp"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		conn, nc := stompTo(t, s.Addr("stomp"))
 		defer nc.Close()
-		conn, err := gostomp.Connect(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
 		sub, err := conn.Subscribe("/queue/big", gostomp.AckClientIndividual, gostomp.SubscribeOpt.Header("activemq.prefetchSize", "10"))
 		if err != nil {
 			t.Fatal(err)
@@ -291,26 +285,22 @@ func TestJDBCDurablesAndDuplicatesSurviveRestart(t *testing.T) {
 	defer func() { s.Close() }()
 	dial := func(clientID string) (*gostomp.Conn, net.Conn) {
 		t.Helper()
-		nc, err := net.Dial("tcp", s.Addr("stomp"))
-		if err != nil {
-			t.Fatal(err)
-		}
 		opts := []func(*gostomp.Conn) error{}
 		if clientID != "" {
 			opts = append(opts, gostomp.ConnOpt.Header("client-id", clientID))
 		}
-		conn, err := gostomp.Connect(nc, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return conn, nc
+		return stompTo(t, s.Addr("stomp"), opts...)
 	}
 	durable := gostomp.SubscribeOpt.Header("activemq.subscriptionName", "sub1")
 	conn, nc := dial("c1")
 	if _, err := conn.Subscribe("/topic/news", gostomp.AckClientIndividual, durable); err != nil {
 		t.Fatal(err)
 	}
-	_ = conn.Disconnect() // the subscription stays, offline
+	// Subscribed once the server answers something after the SUBSCRIBE; then
+	// the connection goes and the subscription stays, offline.
+	if err := conn.Send("/queue/marker", "text/plain", []byte("m"), gostomp.SendOpt.Receipt); err != nil {
+		t.Fatal(err)
+	}
 	nc.Close()
 
 	prod, pnc := dial("")
