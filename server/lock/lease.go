@@ -241,7 +241,9 @@ func (l *LeaseLocker) Acquire(ctx context.Context) error {
 	for {
 		attempt := time.Now()
 		epoch, holder, left, err := l.tryTake(ctx)
-		if ctx.Err() != nil {
+		// A takeover that committed counts even if ctx ended meanwhile:
+		// dropping it would leave the lease held, unrenewed, for a lease.
+		if ctx.Err() != nil && (err != nil || holder != "") {
 			return ctx.Err()
 		}
 		wait := l.retry
