@@ -60,6 +60,9 @@ type Config struct {
 	LockKeepAlivePeriod Duration `yaml:"lockKeepAlivePeriod"`
 	// LockAcquireSleepInterval > 0 polls for the lock instead of blocking.
 	LockAcquireSleepInterval Duration `yaml:"lockAcquireSleepInterval"`
+	// PersistenceAdapter, when set, replaces the file store (jdbc:
+	// PostgreSQL, with the database lease deciding the master).
+	PersistenceAdapter *PersistenceAdapter `yaml:"persistenceAdapter"`
 	// AdminAddress serves /healthz (and the admin API) on both roles;
 	// empty disables it.
 	AdminAddress string `yaml:"adminAddress"`
@@ -203,7 +206,7 @@ func (c *Config) Validate() error {
 	if c.LockKeepAlivePeriod < 0 || c.LockAcquireSleepInterval < 0 {
 		return errors.New("config: lock periods must not be negative")
 	}
-	return nil
+	return c.validatePersistence()
 }
 
 // parseConnectorURI splits scheme://host:port?query, checking the scheme.

@@ -15,7 +15,6 @@ import (
 	"github.com/tethermq/tether/server/admin"
 	"github.com/tethermq/tether/server/auth"
 	"github.com/tethermq/tether/server/broker"
-	"github.com/tethermq/tether/server/lock"
 	"github.com/tethermq/tether/server/network"
 	"github.com/tethermq/tether/server/stomp"
 	"github.com/tethermq/tether/server/store"
@@ -44,7 +43,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	role   Role
-	locker *lock.FileLocker
+	locker masterLock // the data directory's lock file, or the database lease
 	st     store.Store
 	b      *broker.Broker
 
@@ -95,10 +94,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
-	locker, err := lock.NewFileLocker(lock.Options{
-		Dir: cfg.DataDirectory, KeepAlivePeriod: time.Duration(cfg.LockKeepAlivePeriod),
-		AcquireSleepInterval: time.Duration(cfg.LockAcquireSleepInterval), Logger: log,
-	})
+	locker, err := s.newLocker(ctx)
 	if err != nil {
 		s.closeAdmin()
 		return nil, err
@@ -121,8 +117,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 func (s *Server) becomeMaster() error {
 	cfg := s.cfg
 	start := time.Now()
-	st, err := store.OpenJournal(cfg.DataDirectory+"/journal", store.JournalOptions{
-		Logger: s.log, SegmentSize: int64(cfg.JournalMaxFileLength)})
+	st, err := s.openStore()
 	if err != nil {
 		return err
 	}
@@ -137,9 +132,13 @@ func (s *Server) becomeMaster() error {
 		st.Close()
 		return err
 	}
-	js := st.Stats()
-	s.log.Info("store opened", "dir", cfg.DataDirectory+"/journal", "took", time.Since(start).Round(time.Millisecond),
-		"replayedRecords", js.RecordsReplayed, "indexRebuilt", js.Rebuilt, "storeUsageLimit", limit)
+	if j, ok := st.(*store.Journal); ok {
+		js := j.Stats()
+		s.log.Info("store opened", "dir", cfg.DataDirectory+"/journal", "took", time.Since(start).Round(time.Millisecond),
+			"replayedRecords", js.RecordsReplayed, "indexRebuilt", js.Rebuilt, "storeUsageLimit", limit)
+	} else {
+		s.log.Info("store opened", "store", "postgresql", "took", time.Since(start).Round(time.Millisecond), "storeUsageLimit", limit)
+	}
 	s.mu.Lock()
 	s.st, s.b, s.storeLimit = st, b, limit
 	s.access = s.accessControl(b)
@@ -243,6 +242,7 @@ func (s *Server) stopServing() {
 		p.Close()
 	}
 	s.serveWG.Wait()
+	giveUpStore(st)
 	if b != nil {
 		b.Close()
 	}

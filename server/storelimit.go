@@ -18,6 +18,12 @@ const defaultStoreUsage = 100 << 30
 // warned about, since the disk will fill first (and the broker then
 // refuses persistent sends at once instead of making producers wait).
 func storeLimit(cfg Config, u store.Usage, log *slog.Logger) int64 {
+	if cfg.jdbc() != nil { // the database's disk is not ours to measure
+		if cfg.StoreUsage > 0 {
+			return int64(cfg.StoreUsage)
+		}
+		return defaultStoreUsage
+	}
 	dir := filepath.Join(cfg.DataDirectory, "journal")
 	avail, err := diskAvailable(dir)
 	if err != nil {

@@ -24,13 +24,19 @@ type chaosBroker struct {
 	name        string
 	port, admin int
 	dir         string
+	config      string // --config file, if any
 	p           *proctest.Proc
 }
 
 func (b *chaosBroker) start(t *testing.T) {
-	b.p = proctest.Start(t, b.name, "--broker-name", b.name, "--data-directory", b.dir,
+	var args []string
+	if b.config != "" {
+		args = append(args, "--config", b.config)
+	}
+	args = append(args, "--broker-name", b.name, "--data-directory", b.dir,
 		"--connector", fmt.Sprintf("native=tcp://127.0.0.1:%d", b.port),
 		"--admin", fmt.Sprintf("127.0.0.1:%d", b.admin), "--log-level", "info")
+	b.p = proctest.Start(t, b.name, args...)
 }
 
 func (b *chaosBroker) isMaster() bool {

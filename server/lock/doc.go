@@ -1,5 +1,7 @@
 // Package lock decides which broker of a shared-store pair is master: the one
-// that holds an exclusive flock(2) on <dataDirectory>/lock.
+// that holds an exclusive flock(2) on <dataDirectory>/lock (FileLocker), or,
+// for JDBC master/slave on PostgreSQL, the one holding the database lease
+// (LeaseLocker, lease.go; what follows is about the FileLocker).
 //
 // It owns the lock file from open to close: taking the lock, waiting for it
 // as a slave, writing who holds it (for humans), and the periodic fencing

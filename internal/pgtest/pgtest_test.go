@@ -1,0 +1,37 @@
+//go:build interop
+
+package pgtest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestStartCreateRestart(t *testing.T) {
+	c := Start(t)
+	url := c.CreateDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	query := func() int {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT 41 + 1").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := query(); n != 42 {
+		t.Fatalf("got %d", n)
+	}
+	c.Restart(t)
+	if n := query(); n != 42 {
+		t.Fatalf("after restart got %d", n)
+	}
+}
