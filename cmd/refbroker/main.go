@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -106,7 +105,7 @@ func run(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	setMemoryLimit(cfg, log)
+	go governMemory(ctx, cfg, log)
 	srv, err := server.Start(ctx, cfg, log)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -191,25 +190,4 @@ func applyNetworkFlags(cfg *server.Config, networks []string) error {
 		cfg.NetworkConnectors = append(cfg.NetworkConnectors, o)
 	}
 	return nil
-}
-
-// setMemoryLimit gives the Go runtime a soft heap limit derived from the
-// broker's message memory limit, unless GOMEMLIMIT is set: messages are
-// bounded by memoryLimit, and without a runtime limit the garbage collector
-// lets the heap grow to twice the live data, so RSS after a burst stays far
-// above what the broker holds.
-func setMemoryLimit(cfg server.Config, log *slog.Logger) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return
-	}
-	limit := int64(cfg.MemoryLimit)
-	if limit <= 0 {
-		limit = 64 << 20
-	}
-	// Messages held (bounded by memoryLimit), plus the store's index of
-	// what is on disk, buffers and the runtime. The limit is soft: above it
-	// the collector works harder, nothing fails.
-	soft := limit + 64<<20
-	debug.SetMemoryLimit(soft)
-	log.Debug("runtime soft memory limit", "bytes", soft)
 }
