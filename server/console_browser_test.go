@@ -28,13 +28,31 @@ func browser(t *testing.T) context.Context {
 	if err != nil {
 		t.Fatalf("the console tests need Debian's chromium (apt-get install chromium): %v", err)
 	}
+	// Not t.TempDir: Chromium's helper processes can still write to the
+	// profile for a moment after the browser is stopped, which would fail
+	// the test at cleanup. The profile is removed best-effort instead.
+	profile, err := os.MkdirTemp("", "tether-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path),
 		chromedp.NoSandbox, chromedp.WindowSize(1280, 900), chromedp.Flag("disable-gpu", true),
-		chromedp.UserDataDir(t.TempDir()))
+		chromedp.UserDataDir(profile))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() { cancelT(); cancelB(); cancelA() })
+	t.Cleanup(func() {
+		cancelT()
+		cancelB()
+		cancelA()
+		for range 20 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond) // a helper process still writing: try again
+		}
+		t.Logf("chromium profile %s left behind", profile)
+	})
 	if err := chromedp.Run(ctx); err != nil { // start the browser now
 		t.Fatalf("start chromium: %v", err)
 	}
