@@ -63,9 +63,7 @@ func TestFailoverBetweenTwoBrokers(t *testing.T) {
 	if got := c.URI(); got != b.uri() {
 		t.Errorf("connected to %s, want %s", got, b.uri())
 	}
-	if ev.Count(client.EventResumed) != 1 {
-		t.Errorf("resumed %d times", ev.Count(client.EventResumed))
-	}
+	ev.WaitCount(t, client.EventResumed, 1)
 	if _, err := c.Begin(ctx); !errorsIsUnsupported(err) {
 		t.Errorf("Begin over AMQP: %v, want ErrUnsupported", err)
 	}

@@ -67,9 +67,7 @@ func TestFailoverBetweenTwoBrokers(t *testing.T) {
 	if got := c.URI(); got != b.uri() {
 		t.Errorf("connected to %s, want %s", got, b.uri())
 	}
-	if ev.Count(client.EventResumed) != 1 {
-		t.Errorf("resumed %d times", ev.Count(client.EventResumed))
-	}
+	ev.WaitCount(t, client.EventResumed, 1)
 	for what, err := range map[string]error{
 		"queue":   c.Send(ctx, "orders", []byte("x")),
 		"group":   c.Send(ctx, "topic://t", []byte("x"), client.Group("g")),

@@ -37,6 +37,17 @@ func (e *Events) Count(k client.EventKind) int {
 	return e.counts[k]
 }
 
+// WaitCount waits (up to 10 s) until n events of kind k arrived: events
+// are delivered on their own goroutine, after the operations they concern
+// may already have completed.
+func (e *Events) WaitCount(t testing.TB, k client.EventKind, n int) {
+	t.Helper()
+	testutil.Eventually(t, 10*time.Second, func() bool { return e.Count(k) >= n }, "%d %v events", n, k)
+	if got := e.Count(k); got != n {
+		t.Errorf("%d %v events, want %d", got, k, n)
+	}
+}
+
 // DialConn dials uri with the SDK, counting its events; the test closes it
 // at its end.
 func DialConn(t testing.TB, uri string, opts ...client.Option) (*client.Conn, *Events) {
