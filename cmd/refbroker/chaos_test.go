@@ -51,6 +51,27 @@ func (b *chaosBroker) isMaster() bool {
 }
 
 // chaosLog records what the application saw.
+// checkOnceInOrder fails t for any message handed to the application more
+// than once and for any group seen out of order.
+func (l *chaosLog) checkOnceInOrder(t *testing.T) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var dups []string
+	for body, n := range l.received {
+		if n > 1 {
+			dups = append(dups, fmt.Sprintf("%s x%d", body, n))
+		}
+	}
+	if len(dups) > 0 {
+		sort.Strings(dups)
+		t.Errorf("%d messages handed to the application more than once: %v", len(dups), dups[:min(10, len(dups))])
+	}
+	for _, e := range l.orderErrs {
+		t.Error(e)
+	}
+}
+
 type chaosLog struct {
 	mu        sync.Mutex
 	confirmed map[string]bool // body -> confirmed by the broker
@@ -245,21 +266,7 @@ func TestChaosKillMasterTenTimes(t *testing.T) {
 	cancel()
 	wg.Wait()
 
-	log.mu.Lock()
-	defer log.mu.Unlock()
-	var dups []string
-	for body, n := range log.received {
-		if n > 1 {
-			dups = append(dups, fmt.Sprintf("%s x%d", body, n))
-		}
-	}
-	if len(dups) > 0 {
-		sort.Strings(dups)
-		t.Errorf("%d messages handed to the application more than once: %v", len(dups), dups[:min(10, len(dups))])
-	}
-	for _, e := range log.orderErrs {
-		t.Error(e)
-	}
+	log.checkOnceInOrder(t)
 	interruptions.Range(func(k, v any) bool {
 		if n := v.(*atomic.Int64).Load(); n < 10 {
 			t.Errorf("%s reported %d interruptions, want at least 10", k, n)

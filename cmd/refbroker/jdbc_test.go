@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -212,22 +211,7 @@ func (tr *traffic) finish(minInterruptions int64) {
 	}, "every confirmed message received")
 	tr.cancel()
 	tr.wg.Wait()
-	l := tr.log
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var dups []string
-	for body, n := range l.received {
-		if n > 1 {
-			dups = append(dups, fmt.Sprintf("%s x%d", body, n))
-		}
-	}
-	if len(dups) > 0 {
-		sort.Strings(dups)
-		t.Errorf("%d messages handed to the application more than once: %v", len(dups), dups[:min(10, len(dups))])
-	}
-	for _, e := range l.orderErrs {
-		t.Error(e)
-	}
+	tr.log.checkOnceInOrder(t)
 	tr.interruptions.Range(func(k, v any) bool {
 		if n := v.(*atomic.Int64).Load(); n < minInterruptions {
 			t.Errorf("%s reported %d interruptions, want at least %d", k, n, minInterruptions)

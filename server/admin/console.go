@@ -23,7 +23,7 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 var funcs = template.FuncMap{
-	"bytes": fmtBytes,
+	"bytes": broker.FormatBytes,
 	"pct": func(n, of int64) string {
 		if of <= 0 {
 			return "-"
@@ -46,18 +46,6 @@ var funcs = template.FuncMap{
 	"ago":       func(t time.Time) string { return time.Since(t).Round(time.Second).String() },
 	"queueName": func(d string) string { return strings.TrimPrefix(d, "queue://") },
 	"isDLQ":     func(d string) bool { return d == broker.DLQ.String() },
-}
-
-func fmtBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // pages are parsed once: the layout with each page's body.

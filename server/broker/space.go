@@ -127,7 +127,7 @@ func (g *spaceGate) wait(ctx context.Context, dest Destination) error {
 		case spaceNoDisk:
 			g.refusedTotal.Add(1)
 			return fmt.Errorf("send to %s: %w: no space left on the store's disk (%s used); not stored",
-				dest, ErrStoreFull, fmtBytes(u.DiskBytes))
+				dest, ErrStoreFull, FormatBytes(u.DiskBytes))
 		}
 		if !waited {
 			waited = true
@@ -145,9 +145,9 @@ func (g *spaceGate) wait(ctx context.Context, dest Destination) error {
 		case <-deadline:
 			g.refusedTotal.Add(1)
 			return fmt.Errorf("send to %s: %w: storeUsage limit %s reached (%s used); waited %s (sendFailIfNoSpaceAfterTimeout); not stored",
-				dest, ErrStoreFull, fmtBytes(g.limit), fmtBytes(u.DiskBytes), g.failAfter)
+				dest, ErrStoreFull, FormatBytes(g.limit), FormatBytes(u.DiskBytes), g.failAfter)
 		case <-ctx.Done():
-			return fmt.Errorf("send to %s: waiting for store space (storeUsage limit %s): %w", dest, fmtBytes(g.limit), ctx.Err())
+			return fmt.Errorf("send to %s: waiting for store space (storeUsage limit %s): %w", dest, FormatBytes(g.limit), ctx.Err())
 		}
 	}
 }
@@ -159,7 +159,9 @@ func (b *Broker) StoreFlowControl() (waiting int64, waitedTotal, refusedTotal ui
 	return b.space.blocked.Load(), b.space.waitedTotal.Load(), b.space.refusedTotal.Load()
 }
 
-func fmtBytes(n int64) string {
+// FormatBytes renders a byte count as operators read it (B, KiB, MiB, GiB),
+// in refusals and on the console.
+func FormatBytes(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
