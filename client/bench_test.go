@@ -118,7 +118,7 @@ func (quietLogger) Error(string)            {}
 // BenchmarkEndToEnd is benchcompare's scenario (a) in one process: 1 KiB
 // non-persistent messages, one producer and one consumer connection, the
 // clock stopping when the consumer has them all. go-stomp sends without
-// receipts (as in server/stomp's bench); the SDK's pipelined send asks a
+// receipts (as in server/internal/stomp's bench); the SDK's pipelined send asks a
 // confirmation for every message, with up to the send window in flight; the
 // SDK's Unconfirmed send asks none. Report msgs/s of each against
 // go-stomp's from the same run:

@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/tethermq/tether/server/admin"
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/admin"
+	"github.com/tethermq/tether/server/internal/broker"
 )
 
 // startAdmin opens the admin HTTP port: the console, the JSON API and

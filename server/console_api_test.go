@@ -17,8 +17,8 @@ import (
 
 	"github.com/tethermq/tether/client"
 	"github.com/tethermq/tether/internal/testutil"
-	"github.com/tethermq/tether/server/admin"
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/admin"
+	"github.com/tethermq/tether/server/internal/broker"
 )
 
 func TestAdminAPI(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"github.com/tethermq/tether/client"
 	"github.com/tethermq/tether/internal/testutil"
 	"github.com/tethermq/tether/server/auth"
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/broker"
 	"github.com/tethermq/tether/server/network"
 )
 

@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/tethermq/tether/server/internal/lock"
 	"github.com/tethermq/tether/server/internal/pgschema"
-	"github.com/tethermq/tether/server/lock"
-	"github.com/tethermq/tether/server/store"
-	"github.com/tethermq/tether/server/store/pgstore"
+	"github.com/tethermq/tether/server/internal/store"
+	"github.com/tethermq/tether/server/internal/store/pgstore"
 )
 
 // PersistenceAdapter chooses where persistent messages live

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net/url"
 
-	"github.com/tethermq/tether/server/amqp"
-	"github.com/tethermq/tether/server/mqtt"
+	"github.com/tethermq/tether/server/internal/amqp"
+	"github.com/tethermq/tether/server/internal/mqtt"
 )
 
 // openExtraProtocol builds the connectors other than STOMP.

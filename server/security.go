@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/tethermq/tether/server/auth"
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/broker"
 )
 
 // AuthorizationEntry is one of activemq.xml's authorizationEntries: a queue

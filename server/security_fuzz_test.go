@@ -14,7 +14,7 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 	"github.com/tethermq/tether/internal/testutil"
 	"github.com/tethermq/tether/server/auth"
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/broker"
 )
 
 // The fuzz-style test: 10,000 random STOMP frames (CONNECT with random

@@ -12,12 +12,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tethermq/tether/server/admin"
 	"github.com/tethermq/tether/server/auth"
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/admin"
+	"github.com/tethermq/tether/server/internal/broker"
+	"github.com/tethermq/tether/server/internal/stomp"
+	"github.com/tethermq/tether/server/internal/store"
 	"github.com/tethermq/tether/server/network"
-	"github.com/tethermq/tether/server/stomp"
-	"github.com/tethermq/tether/server/store"
 )
 
 // Role is a broker's place in a shared-store master/slave group.

@@ -4,8 +4,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
-	"github.com/tethermq/tether/server/admin"
-	"github.com/tethermq/tether/server/store"
+	"github.com/tethermq/tether/server/internal/admin"
+	"github.com/tethermq/tether/server/internal/store"
 )
 
 // defaultStoreUsage is ActiveMQ's default store limit.

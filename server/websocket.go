@@ -10,10 +10,10 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/broker"
+	"github.com/tethermq/tether/server/internal/mqtt"
+	"github.com/tethermq/tether/server/internal/stomp"
 	"github.com/tethermq/tether/server/internal/wsconn"
-	"github.com/tethermq/tether/server/mqtt"
-	"github.com/tethermq/tether/server/stomp"
 )
 
 // WebSocket connector schemes. As in ActiveMQ, ws:// serves STOMP and MQTT

@@ -17,8 +17,8 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 	gostomp "github.com/go-stomp/stomp/v3"
-	"github.com/tethermq/tether/server/broker"
-	"github.com/tethermq/tether/server/store"
+	"github.com/tethermq/tether/server/internal/broker"
+	"github.com/tethermq/tether/server/internal/store"
 )
 
 const wsWait = 10 * time.Second

@@ -12,9 +12,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/tethermq/tether/server/admin"
-	"github.com/tethermq/tether/server/broker"
 )
 
 // `tether admin` drives a refbroker's JSON API on its admin port
@@ -119,7 +116,7 @@ func runAdmin(ctx context.Context, args []string, e env) error {
 	}
 	switch c.command {
 	case "queues":
-		var qs []broker.QueueDetail
+		var qs []queueRow
 		raw, err := api.call(ctx, "GET", "/api/queues", &qs)
 		if err != nil {
 			return err
@@ -135,7 +132,7 @@ func runAdmin(ctx context.Context, args []string, e env) error {
 		}
 		return tw.Flush()
 	case "browse":
-		var ms []admin.MessageView
+		var ms []messageRow
 		raw, err := api.call(ctx, "GET", fmt.Sprintf("/api/queues/%s/messages?offset=%d&limit=%d", q, c.offset, c.limit), &ms)
 		if err != nil {
 			return err
@@ -196,8 +193,8 @@ func (c *adminCmd) moveDLQ(ctx context.Context, api *adminClient, e env) error {
 		// Moved messages leave the DLQ, so the next page starts after the
 		// ones left behind (not of --from, or refused).
 		for skipped := 0; ; {
-			var page []admin.MessageView
-			_, err := api.call(ctx, "GET", fmt.Sprintf("/api/queues/%s/messages?offset=%d&limit=500", url.PathEscape(broker.DLQ.Name), skipped), &page)
+			var page []messageRow
+			_, err := api.call(ctx, "GET", fmt.Sprintf("/api/queues/%s/messages?offset=%d&limit=500", url.PathEscape(dlqName), skipped), &page)
 			if err != nil {
 				var ae *apiError
 				if errors.As(err, &ae) && ae.status == http.StatusNotFound {
@@ -262,12 +259,10 @@ func (c *adminCmd) moveDLQ(ctx context.Context, api *adminClient, e env) error {
 
 // originOf is a dead letter's original destination, as queue://X or
 // topic://X.
-func originOf(m admin.MessageView) string {
+func originOf(m messageRow) string {
 	for _, h := range m.Headers {
 		if h.Name == "original-destination" {
-			if d, err := broker.ParseDestination(h.Value); err == nil {
-				return d.String()
-			}
+			return canonicalDestination(h.Value)
 		}
 	}
 	return ""

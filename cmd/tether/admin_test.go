@@ -11,7 +11,6 @@ import (
 	"github.com/tethermq/tether/internal/testutil"
 	"github.com/tethermq/tether/server"
 	"github.com/tethermq/tether/server/auth"
-	"github.com/tethermq/tether/server/broker"
 )
 
 // startAdminBroker runs a refbroker with users and an admin port, and
@@ -44,7 +43,7 @@ func TestAdminCommands(t *testing.T) {
 	send("expiring", "too late", "--ttl", "100ms")
 	send("other", "also too late", "--ttl", "100ms")
 	testutil.Eventually(t, 10*time.Second, func() bool {
-		q, err := srv.Broker().Queue(broker.DLQ.Name, 0)
+		q, err := srv.Broker().Queue(dlqName, 0)
 		return err == nil && q.Pending == 2
 	}, "two dead letters")
 
@@ -55,7 +54,7 @@ func TestAdminCommands(t *testing.T) {
 	if !strings.Contains(out, "WAITING") || !rowHas(out, "orders", "3") || !rowHas(out, "ActiveMQ.DLQ", "2") {
 		t.Fatalf("queues table:\n%s", out)
 	}
-	var qs []broker.QueueDetail
+	var qs []queueRow
 	if err := json.Unmarshal([]byte(admin("--json", "queues").mustSucceed(t).stdout), &qs); err != nil || len(qs) < 4 {
 		t.Fatalf("queues --json: %v %+v", err, qs)
 	}
@@ -73,7 +72,7 @@ func TestAdminCommands(t *testing.T) {
 	if q, _ := srv.Broker().Queue("expiring", 0); q.Pending != 1 {
 		t.Fatalf("queue://expiring after the move: %+v", q)
 	}
-	if q, _ := srv.Broker().Queue(broker.DLQ.Name, 0); q.Pending != 1 {
+	if q, _ := srv.Broker().Queue(dlqName, 0); q.Pending != 1 {
 		t.Fatalf("the DLQ after the move: %+v", q)
 	}
 	// An id that is not there: reported, exit status 1.

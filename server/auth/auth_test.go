@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/broker"
 	"golang.org/x/crypto/bcrypt"
 	"gopkg.in/yaml.v3"
 )

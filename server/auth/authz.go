@@ -5,7 +5,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/broker"
 )
 
 // Entry is one authorizationEntry: a queue or topic pattern and the groups

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/broker"
 )
 
 // demandEvent is one consumer advisory: a consumer appeared on (or left) a

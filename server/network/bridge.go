@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/tethermq/tether/client"
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/broker"
 )
 
 // bridge is one connection's worth of bridging to a remote broker, from

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/broker"
 )
 
 // Env is what a network connector needs from the broker that runs it.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/tethermq/tether/client"
 	clientstomp "github.com/tethermq/tether/client/stomp"
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/broker"
 )
 
 // Headers of the bridge. tether-broker-path is the STOMP connector's

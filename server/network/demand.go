@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/broker"
 )
 
 // consumerPriorityBase is ActiveMQ's priority of a network consumer with

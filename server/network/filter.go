@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/broker"
 )
 
 // Names the bridges keep to themselves: advisories, outboxes and the hello

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/tethermq/tether/client"
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/broker"
 )
 
 // forwarder sends to the remote: the outbox's messages, and those the mover

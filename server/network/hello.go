@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tethermq/tether/client"
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/broker"
 )
 
 const helloTimeout = 10 * time.Second

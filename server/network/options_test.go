@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/broker"
 	"gopkg.in/yaml.v3"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/tethermq/tether/client"
-	"github.com/tethermq/tether/server/broker"
+	"github.com/tethermq/tether/server/internal/broker"
 )
 
 // pullAckers is how many acknowledgements to the remote are in flight at once.

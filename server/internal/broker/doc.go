@@ -1,0 +1,32 @@
+// Package broker is the reference broker's core: destinations, consumers,
+// dispatch with prefetch, acknowledgements, redelivery and the DLQ, message
+// groups, transactions, producer flow control and duplicate detection. It
+// speaks no wire protocol (connectors in server/internal/stomp, server/internal/amqp and
+// server/internal/mqtt translate to Session calls) and knows storage only through
+// server/internal/store.
+//
+// Invariants:
+//   - A persistent message is written to the store (fsync) before it is
+//     visible to any consumer and before its sender's done callback runs;
+//     its duplicate-detection id is written in the same batch.
+//   - Store writes go through one committer goroutine that groups concurrent
+//     writes into one fsync and completes them in submission order, so a
+//     session's pipelined sends keep their order. Connectors may ask
+//     (Broker.AfterCommitBatch) to have what a batch's callbacks queued
+//     written from the committer once the batch is complete: after an
+//     fsync, a hand-off to a writer goroutine is a cross-CPU wake-up on the
+//     path of every producer waiting for its receipt. Writes nobody waits
+//     on (auto-ack deletes) join the held writes without waking it.
+//   - Every entry is in exactly one place: pending in its queue, in flight at
+//     one consumer, or gone (its store key deleted in the batch that removed
+//     it, DLQ moves included). A persistent message may also be on disk only
+//     (its queue's spool, spool.go), until a page-in makes it an entry.
+//   - Memory holds a bounded window of each queue's persistent messages;
+//     the rest is known by store order alone and read back as consumers
+//     drain, so memoryLimit bounds memory, not the backlog (storeUsage, in
+//     space.go, bounds the disk).
+//   - Lock order: a queue's mutex may be held while taking the broker's
+//     mutex, the committer's or the memory limiter's, never the reverse.
+//     Consumer delivery callbacks run under the queue mutex and must not
+//     block or re-enter the broker.
+package broker
