@@ -160,3 +160,45 @@ func TestJournalCompactionKeepsDiskNearLiveData(t *testing.T) {
 		t.Fatalf("after compaction and crash: %d keys, pinned=%q", len(got), got["m/pinned"])
 	}
 }
+
+// The layout a kill -9 test once left behind: the oldest file almost all
+// live (it frees too little to move for its own sake), and the files
+// behind it about half dead. Compaction must move the oldest file out of
+// the way, or the dead space behind it stays forever.
+func TestJournalCompactionMovesALiveOldestFilePinningDeadSpace(t *testing.T) {
+	dir := t.TempDir()
+	const seg = 64 << 10
+	val := bytes.Repeat([]byte("z"), 1000)
+	j := openJ(t, dir, seg)
+	perFile := int(seg / (len(val) + 40))
+	fill(t, j, 0, 4*perFile, val)
+	// The first file stays whole; every other message after it goes.
+	want := 4 * perFile
+	for i := perFile + 2; i < 4*perFile; i += 2 {
+		want--
+		b := j.NewBatch()
+		b.Delete(fmt.Appendf(nil, "m/%06d", i))
+		if err := b.Commit(false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := j.Files()
+	if f := before[0]; f.Size-f.LiveBytes >= f.Size/10 {
+		t.Fatalf("setup: the oldest file should be over 90%% live: %+v", f)
+	}
+	for range 50 {
+		j.maintain()
+	}
+	u := j.Usage()
+	limit := max(u.LiveBytes*5/4, u.LiveBytes+seg*11/10) + 2*seg + j.ckptSize // active, reserve, checkpoint
+	t.Logf("files before %+v\nafter %+v\ndisk %d, live %d, limit %d", before, j.Files(), u.DiskBytes, u.LiveBytes, limit)
+	if u.DiskBytes > limit {
+		t.Fatalf("disk %d bytes for %d live: want at most %d", u.DiskBytes, u.LiveBytes, limit)
+	}
+	crash(j)
+	j = openJ(t, dir, seg)
+	defer j.Close()
+	if got := scanAll(t, j, "m/"); len(got) != want {
+		t.Fatalf("after compaction and crash: %d keys, want %d", len(got), want)
+	}
+}

@@ -118,9 +118,11 @@ func (j *Journal) candidateLocked(reserveOnly bool) *segment {
 			return nil
 		}
 		// Then a file worth moving: one that frees a tenth of a file or more
-		// by itself, or lets at least two files' worth of dead space behind
-		// it go (a file that is all live only makes way). So files stay at
-		// least 90% live, or the journal within 1.25x the live data.
+		// by itself, or one that pins more dead space behind it than it
+		// holds live data (a file that is all live only makes way: moving
+		// it costs what it holds and lets the files behind it be compacted
+		// and removed in turn). What stays at rest is within the larger of
+		// 1.25x the live data and the live data plus 1.1 files.
 		if s.size-s.liveBytes >= s.size/10 {
 			return s
 		}
@@ -128,7 +130,7 @@ func (j *Journal) candidateLocked(reserveOnly bool) *segment {
 		for _, x := range j.segs[i+1 : len(j.segs)-1] {
 			deadBehind += x.size - x.liveBytes
 		}
-		if deadBehind >= 2*j.segSize {
+		if deadBehind > s.liveBytes {
 			return s
 		}
 		return nil
