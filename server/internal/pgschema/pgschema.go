@@ -100,6 +100,12 @@ func explain(err error) string {
 // versions go here when there is a second version.
 func Ensure(ctx context.Context, pool *pgxpool.Pool, component string, version int, ddl []string) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// The pool's timeouts are the lease's (a fraction of a second in
+		// tight set-ups): right for renewals, wrong for DDL on a busy
+		// server or for waiting while another broker creates the schema.
+		if _, err := tx.Exec(ctx, "SET LOCAL statement_timeout = '60s'; SET LOCAL lock_timeout = '60s'"); err != nil {
+			return fmt.Errorf("schema set-up timeouts: %w", err)
+		}
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(advisoryKey)); err != nil {
 			return fmt.Errorf("schema lock: %w", err)
 		}
