@@ -487,7 +487,7 @@ func (q *queue) deadLetterLocked(e *entry, inFlight bool, cause string) {
 	m.seq = q.b.nextSeq()
 	m.refs = 1 // the move's own hold, dropped once the DLQ has it (or kept it on disk only)
 	m.Headers = append(append([]Header(nil), old.Headers...),
-		Header{"original-destination", old.Dest.STOMP()},
+		Header{HeaderOriginalDestination, old.Dest.String()},
 		Header{"dlqDeliveryFailureCause", cause})
 	m.size = m.memSize()
 	q.b.mem.charge(m.size)
