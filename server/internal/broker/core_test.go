@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-func q(name string) Destination { return Destination{Queue, name} }
+func q(name string) Destination  { return Destination{Queue, name} }
 func tp(name string) Destination { return Destination{Topic, name} }
 
 func msg(d Destination, body string) *Message {
@@ -452,4 +452,3 @@ func TestCoreCloseRedeliversAndStopsDelivery(t *testing.T) {
 		}
 	}
 }
-
