@@ -160,7 +160,7 @@ func TestCoreExclusiveConsumers(t *testing.T) {
 		t.Fatalf("second got %q (first redelivered %v, last %v)", bodies(got), got[0].redelivered, got[4].redelivered)
 	}
 	l.exactly(t, "plain", 0)
-	high := l.consume(t, s, "high", ConsumerOptions{Dest: q("x"), AckMode: AckIndividual, Exclusive: true, Priority: 5, Prefetch: 5})
+	l.consume(t, s, "high", ConsumerOptions{Dest: q("x"), AckMode: AckIndividual, Exclusive: true, Priority: 5, Prefetch: 5})
 	for _, m := range sent[1:6] {
 		l.ack(t, "second", second, m)
 	}
@@ -168,7 +168,6 @@ func TestCoreExclusiveConsumers(t *testing.T) {
 		t.Fatalf("high got %q", got)
 	}
 	l.exactly(t, "second", 5)
-	_ = high
 	checkLog(t, l, sent)
 }
 
@@ -451,4 +450,176 @@ func TestCoreCloseRedeliversAndStopsDelivery(t *testing.T) {
 			t.Fatalf("%s acked %d times", m.Body, a)
 		}
 	}
+}
+
+// A durable subscription keeps what arrives while it has no consumer, and
+// its persistent messages across a restart (flagged redelivered, as they
+// may have been delivered before); it has one active consumer at a time;
+// a changed selector replaces it; Unsubscribe deletes it and its messages.
+func TestCoreDurableSubscription(t *testing.T) {
+	dir := t.TempDir()
+	cb := startCore(t, dir, Config{})
+	l := newLog(cb)
+	s := cb.session(t, "cid")
+	opts := ConsumerOptions{Dest: tp("news"), AckMode: AckIndividual, DurableName: "d1"}
+	c := l.consume(t, s, "d1", opts)
+	if _, err := s.Subscribe(opts, func(*Delivery) {}); !errors.Is(err, ErrDurableActive) {
+		t.Fatalf("a second active consumer: %v", err)
+	}
+	if _, err := cb.session(t, "").Subscribe(opts, func(*Delivery) {}); !errors.Is(err, ErrNeedClientID) {
+		t.Fatalf("without a client id: %v", err)
+	}
+	prod := cb.session(t, "")
+	sent := cb.sendN(t, prod, 3, func(i int) *Message { return pmsg(tp("news"), fmt.Sprint("a", i)) })
+	l.exactly(t, "d1", 3)
+	l.ack(t, "d1", c, sent[0])
+	l.closeConsumer("d1", c)
+	cb.send(t, prod, pmsg(tp("news"), "offline-p"))
+	cb.send(t, prod, msg(tp("news"), "offline-np"))
+	if st := cb.Subscriptions(); len(st) != 1 || st[0].Pending != 4 || st[0].Active {
+		t.Fatalf("inactive subscription: %+v", st)
+	}
+	checkLog(t, l, nil)
+	cb.stop()
+
+	// After a restart: the persistent ones, in order; the non-persistent
+	// one did not survive.
+	cb = startCore(t, dir, Config{})
+	l = newLog(cb)
+	s, prod = cb.session(t, "cid"), cb.session(t, "")
+	c = l.consume(t, s, "d1", opts)
+	l.waitDeliveries(t, "d1", 3) // read back from the store by a page-in of its own
+	got := l.exactly(t, "d1", 3)
+	if bodies(got) != "a1 a2 offline-p" {
+		t.Fatalf("after restart %q", bodies(got))
+	}
+	for _, d := range got {
+		if !d.redelivered || !d.recovered {
+			t.Fatalf("%s after a restart: redelivered=%v", d.msg.Body, d.redelivered)
+		}
+	}
+	l.ack(t, "d1", c, got[0].msg)
+	l.closeConsumer("d1", c)
+	checkLog(t, l, nil)
+
+	// Another selector: a new subscription, the old messages gone.
+	c = l.consume(t, s, "d1'", ConsumerOptions{Dest: tp("news"), AckMode: AckIndividual, DurableName: "d1", Selector: "kind = 'x'"})
+	l.exactly(t, "d1'", 0)
+	x := pmsg(tp("news"), "x")
+	x.Headers = []Header{{"kind", "x"}}
+	cb.send(t, prod, pmsg(tp("news"), "not-x"))
+	cb.send(t, prod, x)
+	if got := bodies(l.exactly(t, "d1'", 1)); got != "x" {
+		t.Fatalf("new selector got %q", got)
+	}
+	if err := s.Unsubscribe("d1"); !errors.Is(err, ErrDurableActive) {
+		t.Fatalf("unsubscribe while active: %v", err)
+	}
+	l.closeConsumer("d1'", c)
+	if err := s.Unsubscribe("d1"); err != nil {
+		t.Fatal(err)
+	}
+	if len(cb.Subscriptions()) != 0 {
+		t.Fatalf("subscription left: %+v", cb.Subscriptions())
+	}
+	qid := durableQID("cid", "d1")
+	if cb.rs.present(durableKey(qid)) || cb.rs.present(messageKey(qid, x.seq)) {
+		t.Fatal("the deleted subscription is still stored")
+	}
+	checkLog(t, l, nil)
+}
+
+// Message groups: a group's messages reach one consumer at a time, in the
+// order they were sent, while consumers ack in any order, leave (their
+// groups move, unacknowledged messages first) and join; every message is
+// acked exactly once.
+func TestCoreMessageGroups(t *testing.T) {
+	cb := startCore(t, t.TempDir(), Config{MaxRedeliveries: -1})
+	l := newLog(cb)
+	prod := cb.session(t, "")
+	rng := rand.New(rand.NewPCG(3, 4))
+	type member struct {
+		name string
+		s    *Session
+		c    *Consumer
+	}
+	var members []*member
+	joined := 0
+	join := func() {
+		name := fmt.Sprint("g", joined)
+		joined++
+		s := cb.session(t, "")
+		c := l.consume(t, s, name, ConsumerOptions{Dest: q("grp"), AckMode: AckIndividual, Prefetch: 1 + rng.IntN(8)})
+		members = append(members, &member{name, s, c})
+	}
+	for range 3 {
+		join()
+	}
+	const groups, perGroup = 8, 40
+	var sent []*Message
+	for i := range groups * perGroup {
+		m := msg(q("grp"), fmt.Sprint(i))
+		if i%7 != 3 { // some ungrouped messages in between
+			m.GroupID = fmt.Sprint("G", i%groups)
+			m.GroupSeq = int32(i/groups + 1)
+		}
+		sent = append(sent, cb.send(t, prod, m))
+	}
+	acked := 0
+	for step := 0; acked < len(sent); step++ {
+		if step > 20*len(sent) {
+			t.Fatalf("%d of %d acked after %d steps", acked, len(sent), step)
+		}
+		sum := checkLog(t, l, sent)
+		switch r := rng.IntN(100); {
+		case r < 3 && len(members) > 1:
+			k := rng.IntN(len(members))
+			mb := members[k]
+			members = append(members[:k], members[k+1:]...)
+			if r < 2 {
+				l.closeConsumer(mb.name, mb.c)
+			} else {
+				l.closeSession(mb.s, mb.name)
+			}
+		case r < 6:
+			join()
+		default:
+			mb := members[rng.IntN(len(members))]
+			held := sum.inflight[mb.name]
+			if len(held) == 0 {
+				continue
+			}
+			l.ack(t, mb.name, mb.c, held[rng.IntN(len(held))])
+			acked++
+		}
+	}
+	sum := checkLog(t, l, sent)
+	for _, m := range sent {
+		if a, _ := sum.of("grp", m); a != 1 {
+			t.Fatalf("%s acked %d times", m.Body, a)
+		}
+	}
+	// A group stays with its consumer until that consumer leaves.
+	owners := map[string][]string{} // group -> its consumers, in turn
+	left := map[string]bool{}
+	l.mu.Lock()
+	evs := l.ev
+	l.mu.Unlock()
+	for _, e := range evs {
+		switch {
+		case e.kind == evClosing:
+			left[e.consumer] = true
+		case e.kind == evDeliver && e.msg.GroupID != "":
+			g, o := e.msg.GroupID, owners[e.msg.GroupID]
+			if len(o) > 0 && o[len(o)-1] != e.consumer {
+				if prev := o[len(o)-1]; !left[prev] {
+					t.Fatalf("group %s moved from %s to %s, which had not left", g, prev, e.consumer)
+				}
+			}
+			if len(o) == 0 || o[len(o)-1] != e.consumer {
+				owners[g] = append(o, e.consumer)
+			}
+		}
+	}
+	t.Logf("%d consumers joined, %d left; group owners %v", joined, joined-len(members), owners)
 }
