@@ -623,3 +623,48 @@ func TestCoreMessageGroups(t *testing.T) {
 	}
 	t.Logf("%d consumers joined, %d left; group owners %v", joined, joined-len(members), owners)
 }
+
+// Nothing reaches a consumer once its Close returned, even while another
+// goroutine keeps sending and other consumers keep taking.
+func TestCoreNoDeliveryAfterClose(t *testing.T) {
+	cb := startCore(t, t.TempDir(), Config{})
+	l := newLog(cb)
+	s := cb.session(t, "")
+	l.consume(t, s, "stays", ConsumerOptions{Dest: q("nc"), AckMode: AckAuto, Prefetch: 1 << 20})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p := cb.session(t, "")
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			done := make(chan error, 1)
+			p.Send(context.Background(), msg(q("nc"), fmt.Sprint(i)), "", func(err error) { done <- err })
+			if err := <-done; err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for round := range 200 {
+		name := fmt.Sprint("leaves-", round)
+		c := l.consume(t, s, name, ConsumerOptions{Dest: q("nc"), AckMode: AckAuto, Prefetch: 1 << 20})
+		if round%2 == 0 {
+			l.waitDeliveries(t, name, 1)
+		}
+		l.closeConsumer(name, c)
+		// Two sends after the Close: round robin would give one of them
+		// to the consumer if it were still there.
+		for i := range 2 {
+			cb.send(t, s, msg(q("nc"), fmt.Sprintf("after-%d-%d", round, i)))
+		}
+	}
+	close(stop)
+	wg.Wait()
+	checkLog(t, l, nil)
+}
