@@ -163,6 +163,8 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 		o.Priority = n
 	}
 	if v := f.Header.Get(hdrSubNetwork); v != "" {
+		// A network bridge subscribing for the brokers listed: their
+		// demand, not an application's, in the advisories.
 		o.NetworkPath = splitPath(v)
 		if len(o.NetworkPath) == 0 {
 			return fmt.Errorf("SUBSCRIBE: %s=%q: want a comma-separated broker list", hdrSubNetwork, v)
