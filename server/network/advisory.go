@@ -46,9 +46,6 @@ func parseAdvisory(topic string, get func(string) string) (demandEvent, bool) {
 	ev.priority, _ = strconv.Atoi(get("consumerPriority"))
 	ev.origin = get("originBroker")
 	ev.path = splitPath(get("networkBrokerPath"))
-	if len(ev.path) == 0 {
-		ev.path = pathFromSelector(get("selector"))
-	}
 	return ev, ev.consumerID != ""
 }
 
@@ -68,35 +65,13 @@ func advisedDestination(topic string) (broker.Destination, bool) {
 	return broker.Destination{}, false
 }
 
-// A duplex bridge's subscriptions on the remote broker are network
-// consumers, and the remote's advisories must say so: without the path,
-// each side would take the other's pull subscriptions for application
-// demand and bounce messages back and forth. The path travels in the
-// selector, as a comment that leaves the selector always true; the
-// remote's advisories show the selector, and every bridge reads the path
-// back from it. The SDK could send it as the tether-network-path SUBSCRIBE
-// header (client.Headers), but the STOMP connector then also refuses the
-// subscription every message that already passed through this broker
-// (loop prevention for forwarding bridges), and a duplex bridge pulls such
-// queue messages back when their consumer moved here. The header can
-// replace the comment once the connector separates the two.
-const selectorPathTag = "tether-network-path:"
-
-func selectorWithPath(path []string) string {
-	return "TRUE /* " + selectorPathTag + strings.Join(path, ",") + " */"
-}
-
-func pathFromSelector(sel string) []string {
-	_, rest, ok := strings.Cut(sel, "/* "+selectorPathTag)
-	if !ok {
-		return nil
-	}
-	list, _, ok := strings.Cut(rest, " */")
-	if !ok {
-		return nil
-	}
-	return splitPath(list)
-}
+// hdrSubNetworkPath marks a subscription as a network bridge's: its value
+// lists the brokers whose demand the subscription represents (this broker
+// first). The remote's consumer advisories carry it as networkBrokerPath,
+// so a duplex bridge's pull subscriptions are never taken for application
+// demand, which would bounce messages back and forth. The remote keeps
+// topic copies that passed through the first broker away from it.
+const hdrSubNetworkPath = "tether-network-path"
 
 func splitPath(v string) []string {
 	if v == "" {

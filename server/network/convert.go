@@ -106,7 +106,7 @@ func (b *bridge) outgoing(m *broker.Message, dupID string) []client.SendOption {
 		opts = append(opts, client.Expires(time.UnixMilli(m.Expires)))
 	}
 	if m.ReplyTo != "" {
-		if d, err := broker.ParseDestination(m.ReplyTo); err == nil {
+		if d, err := replyToDestination(m.ReplyTo); err == nil {
 			opts = append(opts, client.ReplyTo(d.String()))
 		}
 	}
@@ -150,4 +150,18 @@ func fromRemote(m *client.Message, dest broker.Destination, dupID string, path [
 		}
 	}
 	return lm
+}
+
+// replyToDestination reads a message's reply-to, which the broker keeps as
+// its producer wrote it: in the broker's form (queue://X, topic://X, a bare
+// queue name) or, from a STOMP producer, /queue/X or /topic/X. The SDK
+// takes the broker's form and spells it for the remote's protocol.
+func replyToDestination(s string) (broker.Destination, error) {
+	if name, ok := strings.CutPrefix(s, "/queue/"); ok {
+		return broker.ParseDestination(broker.Destination{Kind: broker.Queue, Name: name}.String())
+	}
+	if name, ok := strings.CutPrefix(s, "/topic/"); ok {
+		return broker.ParseDestination(broker.Destination{Kind: broker.Topic, Name: name}.String())
+	}
+	return broker.ParseDestination(s)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,7 +125,7 @@ func (p *puller) pullFrom(ctx context.Context, pd *pullDemand) {
 	b := p.b
 	path := append([]string{b.env.Name}, pd.path...)
 	sub, err := b.remote.Subscribe(ctx, pd.dest.String(), client.AckIndividual,
-		client.Prefetch(b.opts.PrefetchSize), client.Selector(selectorWithPath(path)))
+		client.Prefetch(b.opts.PrefetchSize), client.Headers(map[string]string{hdrSubNetworkPath: strings.Join(path, ",")}))
 	if err != nil {
 		if ctx.Err() == nil {
 			b.fail(fmt.Errorf("pull %s: %w", pd.dest, err))

@@ -105,7 +105,7 @@ func TestDeliveryFailedUntilDLQ(t *testing.T) {
 	}
 	// The broker's additions are message annotations; the bare message
 	// (here without application-properties) is the producer's.
-	if v := m.Annotations["x-opt-original-destination"]; v != "/queue/poison" {
+	if v := m.Annotations["x-opt-original-destination"]; v != "queue://poison" {
 		t.Errorf("x-opt-original-destination = %v (annotations %v)", v, m.Annotations)
 	}
 	if m.ApplicationProperties != nil {

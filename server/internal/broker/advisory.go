@@ -12,7 +12,7 @@ import (
 //	ActiveMQ.Advisory.Consumer.Queue.<name>   or   ActiveMQ.Advisory.Consumer.Topic.<name>
 //
 // with headers advisoryType (add|remove), consumerId, consumerDestination
-// (/queue/X), consumerCount (consumers on it now), consumerPriority, selector,
+// (queue://X), consumerCount (consumers on it now), consumerPriority, selector,
 // networkBrokerPath (comma list; empty for a local consumer) and
 // originBroker. A new subscription to an advisory topic first receives an
 // "add" for every consumer that already exists, so a bridge that connects
@@ -45,7 +45,7 @@ func (b *Broker) advisoryMessage(c *Consumer, added bool, count int) *Message {
 		Headers: []Header{
 			{"advisoryType", kind},
 			{"consumerId", strconv.FormatUint(c.id, 10)},
-			{"consumerDestination", c.opts.Dest.STOMP()},
+			{"consumerDestination", c.opts.Dest.String()},
 			{"consumerCount", strconv.Itoa(count)},
 			{"consumerPriority", strconv.Itoa(c.priority)},
 			{"selector", c.opts.Selector},

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // The stored form of a message. Version 2 layout, all lengths uvarint:
@@ -182,5 +183,30 @@ func decodeMessage(b []byte) (*Message, error) {
 		return nil, d.err
 	}
 	m.Body = append([]byte(nil), d.b...)
+	upgradeOriginalDestination(m)
 	return m, nil
+}
+
+// upgradeOriginalDestination reads a dead letter stored by a broker that
+// wrote its original-destination header in STOMP's spelling (/queue/X,
+// /topic/X), before that spelling moved out of the core, as the broker's
+// form, so that MoveFromDLQ and every connector see one form. Only dead
+// letters are rewritten: on any other message the header is a producer's
+// own property. Records keep their version, so an older broker still
+// reads what this one writes.
+func upgradeOriginalDestination(m *Message) {
+	if m.Dest != DLQ {
+		return
+	}
+	for i, h := range m.Headers {
+		if h.Name != HeaderOriginalDestination {
+			continue
+		}
+		if name, ok := strings.CutPrefix(h.Value, "/queue/"); ok {
+			m.Headers[i].Value = Destination{Queue, name}.String()
+		} else if name, ok := strings.CutPrefix(h.Value, "/topic/"); ok {
+			m.Headers[i].Value = Destination{Topic, name}.String()
+		}
+		return
+	}
 }

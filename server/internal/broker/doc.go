@@ -21,6 +21,17 @@
 //     one consumer, or gone (its store key deleted in the batch that removed
 //     it, DLQ moves included). A persistent message may also be on disk only
 //     (its queue's spool, spool.go), until a page-in makes it an entry.
+//   - A message is in flight at one consumer at a time, and a consumer
+//     holds at most its prefetch of unsettled messages. An acked message is
+//     never delivered again; one nacked, or held by a consumer that closes
+//     (its session's close included), returns to its place in the queue
+//     and is delivered again with its delivery count grown and flagged
+//     redelivered, until MaxRedeliveries sends it to the DLQ.
+//   - A message group's messages are delivered in the order they were
+//     sent, to one consumer at a time: a group's next message goes out
+//     only when every earlier one is acked or in flight at that consumer.
+//   - A consumer's deliver callback is never called after its Close (or
+//     its session's) returned.
 //   - Memory holds a bounded window of each queue's persistent messages;
 //     the rest is known by store order alone and read back as consumers
 //     drain, so memoryLimit bounds memory, not the backlog (storeUsage, in

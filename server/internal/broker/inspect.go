@@ -292,7 +292,7 @@ func (b *Broker) MoveFromDLQ(msgID string) (Destination, error) {
 		return Destination{}, fmt.Errorf("move %s: %w", msgID, ErrNoDestination)
 	}
 	origin := func(m *Message) (Destination, error) {
-		orig, _ := m.Header("original-destination")
+		orig, _ := m.Header(HeaderOriginalDestination)
 		to, err := ParseDestination(orig)
 		if err != nil || orig == "" || to == DLQ || to.IsWildcard() {
 			return Destination{}, fmt.Errorf("move %s: no usable original-destination header (%q)", msgID, orig)

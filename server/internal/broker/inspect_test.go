@@ -71,7 +71,7 @@ func TestMoveFromDLQ(t *testing.T) {
 	b, stop := newTestBroker(t, dir, cfg)
 	s, _ := b.NewSession(SessionOptions{})
 	const n = 1200
-	fillPaged(t, s, DLQ, n, Header{"original-destination", "/queue/orders"}, Header{"dlqDeliveryFailureCause", "test"})
+	fillPaged(t, s, DLQ, n, Header{HeaderOriginalDestination, "queue://orders"}, Header{"dlqDeliveryFailureCause", "test"})
 	sendOK(t, s, &Message{Dest: DLQ, Body: []byte("orphan"), Persistent: true})
 	all, err := b.BrowseQueue(DLQ.Name, 0, n+1)
 	if err != nil || len(all) != n+1 {
@@ -202,7 +202,7 @@ func TestMoveFromDLQToTopicWithoutSubscribers(t *testing.T) {
 	b, stop := newTestBroker(t, t.TempDir(), Config{})
 	defer stop()
 	s, _ := b.NewSession(SessionOptions{})
-	sendOK(t, s, &Message{Dest: DLQ, Body: []byte("t"), Persistent: true, Headers: []Header{{"original-destination", "/topic/nobody"}}})
+	sendOK(t, s, &Message{Dest: DLQ, Body: []byte("t"), Persistent: true, Headers: []Header{{HeaderOriginalDestination, "topic://nobody"}}})
 	msgs, _ := b.BrowseQueue(DLQ.Name, 0, 1)
 	if _, err := b.MoveFromDLQ(msgs[0].ID); !errors.Is(err, ErrNoDestination) {
 		t.Fatalf("move to a topic nobody subscribes to: %v", err)

@@ -24,8 +24,15 @@ type Destination struct {
 // DLQ is ActiveMQ's default dead-letter queue.
 var DLQ = Destination{Kind: Queue, Name: "ActiveMQ.DLQ"}
 
-// ParseDestination accepts the SDK's form (queue://X, topic://X), STOMP's
-// (/queue/X, /topic/X) and a bare name, which is a queue.
+// HeaderOriginalDestination is the header a dead letter gets: where it was
+// sent, in the broker's form (queue://X, topic://X). Connectors render it
+// in their protocol's spelling, as they do the destination.
+const HeaderOriginalDestination = "original-destination"
+
+// ParseDestination reads the broker's own form, which is the SDK's and
+// AMQP's: queue://X, topic://X, or a bare name, which is a queue. A
+// protocol with another spelling (STOMP's /queue/X) translates it in its
+// connector.
 func ParseDestination(s string) (Destination, error) {
 	var d Destination
 	switch {
@@ -33,10 +40,6 @@ func ParseDestination(s string) (Destination, error) {
 		d = Destination{Queue, s[len("queue://"):]}
 	case strings.HasPrefix(s, "topic://"):
 		d = Destination{Topic, s[len("topic://"):]}
-	case strings.HasPrefix(s, "/queue/"):
-		d = Destination{Queue, s[len("/queue/"):]}
-	case strings.HasPrefix(s, "/topic/"):
-		d = Destination{Topic, s[len("/topic/"):]}
 	default:
 		d = Destination{Queue, s}
 	}
@@ -55,14 +58,6 @@ func (d Destination) String() string {
 		return "topic://" + d.Name
 	}
 	return "queue://" + d.Name
-}
-
-// STOMP returns the STOMP form, /queue/X or /topic/X.
-func (d Destination) STOMP() string {
-	if d.Kind == Topic {
-		return "/topic/" + d.Name
-	}
-	return "/queue/" + d.Name
 }
 
 // IsWildcard reports whether a topic name contains ActiveMQ wildcards

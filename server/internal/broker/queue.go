@@ -487,11 +487,14 @@ func (q *queue) deadLetterLocked(e *entry, inFlight bool, cause string) {
 	m.seq = q.b.nextSeq()
 	m.refs = 1 // the move's own hold, dropped once the DLQ has it (or kept it on disk only)
 	m.Headers = append(append([]Header(nil), old.Headers...),
-		Header{"original-destination", old.Dest.STOMP()},
+		Header{HeaderOriginalDestination, old.Dest.String()},
 		Header{"dlqDeliveryFailureCause", cause})
 	m.size = m.memSize()
 	q.b.mem.charge(m.size)
-	op := &commitOp{}
+	// Synced like a send: the DLQ's consumers must not see a persistent
+	// message that is not on disk (doc.go). Unsynced, the move would wait
+	// among the held writes while already visible there.
+	op := &commitOp{sync: m.Persistent}
 	if k := q.dropLocked(e, inFlight); k != nil {
 		op.deletes = append(op.deletes, k)
 	}

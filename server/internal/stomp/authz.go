@@ -17,7 +17,7 @@ func (c *conn) refuseOp(err error, receipt string, cause *frame.Frame) {
 	f := frame.New(frame.ERROR, frame.Message, err.Error())
 	var ue *broker.UnauthorizedError
 	if errors.As(err, &ue) {
-		f.Header.Add(frame.Destination, ue.Dest.STOMP())
+		f.Header.Add(frame.Destination, wireDestination(ue.Dest))
 	}
 	if receipt != "" {
 		f.Header.Add(frame.ReceiptId, receipt)

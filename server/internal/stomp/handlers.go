@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -122,7 +123,7 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 	if destHdr == "" {
 		return errors.New("SUBSCRIBE: missing destination header")
 	}
-	dest, err := broker.ParseDestination(destHdr)
+	dest, err := parseDestination(destHdr)
 	if err != nil {
 		return fmt.Errorf("SUBSCRIBE: %w", err)
 	}
@@ -162,19 +163,13 @@ func (c *conn) onSubscribe(f *frame.Frame) error {
 		o.Priority = n
 	}
 	if v := f.Header.Get(hdrSubNetwork); v != "" {
-		// A network bridge subscribing on behalf of other brokers: never
-		// hand it a message that already passed through the broker it
-		// forwards to (loop prevention, as a bridge's own consumers do).
+		// A network bridge subscribing for the brokers listed: their
+		// demand, not an application's, in the advisories.
 		o.NetworkPath = splitPath(v)
-		target := o.NetworkPath[0]
-		o.Filter = func(m *broker.Message) bool {
-			for _, b := range m.BrokerPath {
-				if b == target {
-					return false
-				}
-			}
-			return true
+		if len(o.NetworkPath) == 0 {
+			return fmt.Errorf("SUBSCRIBE: %s=%q: want a comma-separated broker list", hdrSubNetwork, v)
 		}
+		o.Filter = networkFilter(dest, o.NetworkPath[0])
 	}
 	o.Exclusive = f.Header.Get("activemq.exclusive") == "true"
 	o.NoLocal = f.Header.Get("activemq.noLocal") == "true"
@@ -297,4 +292,22 @@ func (c *conn) onAck(f *frame.Frame) error {
 	}
 	s.c.Ack(msgID, f.Header.Get(frame.Transaction), receipt != "", done)
 	return nil
+}
+
+// networkFilter is the loop prevention of a network bridge's subscription
+// made on behalf of broker target (the first broker of its
+// tether-network-path). A topic message that already passed through target
+// is a copy target published or forwarded itself: sending it back would
+// deliver it twice to target's subscribers, so the subscription never gets
+// it. A queue message that came from target is different: it went on to
+// this broker because its consumers were here, and if they moved to target
+// it must be able to go back (the duplex pull); the bridge's demand, not a
+// filter, decides when that happens, and hop limits are the bridge's.
+func networkFilter(dest broker.Destination, target string) func(*broker.Message) bool {
+	if dest.Kind != broker.Topic {
+		return nil
+	}
+	return func(m *broker.Message) bool {
+		return !slices.Contains(m.BrokerPath, target)
+	}
 }

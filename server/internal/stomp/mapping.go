@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/go-stomp/stomp/v3/frame"
 	"github.com/tethermq/tether/server/internal/broker"
@@ -28,6 +29,38 @@ const (
 	hdrSubNetwork    = "tether-network-path" // SUBSCRIBE: brokers a bridge subscribes for
 )
 
+// parseDestination reads a STOMP destination: /queue/X and /topic/X, as
+// ActiveMQ spells them, and the broker's own forms (queue://X, topic://X,
+// or a bare name, a queue), which ActiveMQ's STOMP also accepts.
+func parseDestination(s string) (broker.Destination, error) {
+	if name, ok := strings.CutPrefix(s, "/queue/"); ok {
+		s = broker.Destination{Kind: broker.Queue, Name: name}.String()
+	} else if name, ok := strings.CutPrefix(s, "/topic/"); ok {
+		s = broker.Destination{Kind: broker.Topic, Name: name}.String()
+	}
+	return broker.ParseDestination(s)
+}
+
+// wireDestination is a destination as STOMP spells it.
+func wireDestination(d broker.Destination) string {
+	if d.Kind == broker.Topic {
+		return "/topic/" + d.Name
+	}
+	return "/queue/" + d.Name
+}
+
+// originalDestination renders a dead letter's original-destination header,
+// held in the broker's form, in STOMP's spelling; a value the broker did
+// not write goes out unchanged.
+func originalDestination(v string) string {
+	if strings.HasPrefix(v, "queue://") || strings.HasPrefix(v, "topic://") {
+		if d, err := broker.ParseDestination(v); err == nil {
+			return wireDestination(d)
+		}
+	}
+	return v
+}
+
 // messageFromSend maps a SEND frame to a broker message. Standard headers
 // become message fields; frame-control headers are dropped; every other
 // header is a user property.
@@ -36,7 +69,7 @@ func messageFromSend(f *frame.Frame) (*broker.Message, error) {
 	if destHdr == "" {
 		return nil, errors.New("SEND: missing destination header")
 	}
-	dest, err := broker.ParseDestination(destHdr)
+	dest, err := parseDestination(destHdr)
 	if err != nil {
 		return nil, fmt.Errorf("SEND: %w", err)
 	}
@@ -82,6 +115,15 @@ func messageFromSend(f *frame.Frame) (*broker.Message, error) {
 			m.DupID = v
 		case hdrNetworkPath:
 			m.BrokerPath = splitPath(v)
+		case broker.HeaderOriginalDestination:
+			// A dead letter sent on (back to the DLQ, say): the broker
+			// reads this header in its own form.
+			if strings.HasPrefix(v, "/queue/") || strings.HasPrefix(v, "/topic/") {
+				if d, err := parseDestination(v); err == nil {
+					v = d.String()
+				}
+			}
+			m.Headers = append(m.Headers, broker.Header{Name: k, Value: v})
 		default:
 			m.Headers = append(m.Headers, broker.Header{Name: k, Value: v})
 		}
@@ -113,7 +155,7 @@ func (c *conn) appendMessage(buf []byte, s *sub, d *broker.Delivery) []byte {
 	buf = append(buf, "MESSAGE\n"...)
 	buf = appendHeader(buf, frame.Subscription, s.id, esc)
 	buf = appendHeader(buf, frame.MessageId, m.ID, esc)
-	buf = appendHeader(buf, frame.Destination, m.Dest.STOMP(), esc)
+	buf = appendHeader(buf, frame.Destination, wireDestination(m.Dest), esc)
 	if c.version == "1.2" && s.ack != broker.AckAuto {
 		buf = appendHeader(buf, frame.Ack, ackID(s.id, m.ID), esc)
 	}
@@ -169,7 +211,11 @@ func (c *conn) appendMessage(buf []byte, s *sub, d *broker.Delivery) []byte {
 		buf = appendHeader(buf, hdrNetworkPath, p, esc)
 	}
 	for _, h := range m.Headers {
-		buf = appendHeader(buf, h.Name, h.Value, esc)
+		v := h.Value
+		if h.Name == broker.HeaderOriginalDestination {
+			v = originalDestination(v)
+		}
+		buf = appendHeader(buf, h.Name, v, esc)
 	}
 	buf = append(buf, "content-length:"...)
 	buf = strconv.AppendInt(buf, int64(len(m.Body)), 10)
