@@ -79,7 +79,11 @@ func TestLease(t *testing.T) {
 
 	t.Run("holder learns of a takeover at its next renewal", func(t *testing.T) {
 		url := c.CreateDB(t)
-		a := newTestLease(t, url, "a", 100*time.Millisecond, 300*time.Millisecond)
+		// Renewals every 100 ms within a 1 s lease: a loaded machine that
+		// starves the renewal loop for a quarter of a second (seen under
+		// a parallel -race run) must not make the holder step down on its
+		// own before it could learn of the takeover.
+		a := newTestLease(t, url, "a", 100*time.Millisecond, time.Second)
 		if err := a.Acquire(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +94,7 @@ func TestLease(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close(ctx)
-		b := newTestLease(t, url, "b", 100*time.Millisecond, 300*time.Millisecond)
+		b := newTestLease(t, url, "b", 100*time.Millisecond, time.Second)
 		if _, err := conn.Exec(ctx, "UPDATE tether_lease SET expires = '-infinity'"); err != nil {
 			t.Fatal(err)
 		}
