@@ -66,13 +66,33 @@ func runWorkloads(ctx context.Context, cfg *config, bins binaries, work string, 
 	}
 
 	rep.workloads = selectWorkloads(workloads(cfg.quick), cfg.workloads)
+	if err := runRounds(ctx, cfg, bins.tether, targets, rep, between, log); err != nil {
+		return err
+	}
+	rep.memAfter = map[string]memory{}
+	for _, t := range targets {
+		m, err := readMemory(t.b.Pid())
+		if err != nil {
+			rep.problem("memory of %s after (a)-(d): %v", t.name, err)
+			continue
+		}
+		rep.memAfter[t.name] = m
+	}
+	return nil
+}
+
+// runRounds warms every broker up on every workload of rep.workloads, then
+// runs each cfg.rounds times against each broker, alternating which goes
+// first (so that drift in the machine's load touches both alike), calling
+// between after every round.
+func runRounds(ctx context.Context, cfg *config, tether string, targets []target, rep *report, between func() error, log *slog.Logger) error {
 	warm := 2 * time.Second
 	if cfg.quick {
 		warm = time.Second
 	}
 	for _, w := range rep.workloads {
 		for _, t := range targets {
-			if _, _, err := runTether(ctx, bins.tether, t.uri(), w.warmup(warm)); err != nil {
+			if _, _, err := runTether(ctx, tether, t.uri(), w.warmup(warm)); err != nil {
 				rep.problem("warm-up (%s) on %s: %v", w.id, t.name, err)
 			}
 		}
@@ -94,7 +114,7 @@ func runWorkloads(ctx context.Context, cfg *config, bins binaries, work string, 
 					rep.problem("%s died before round %d (%s); its remaining runs were skipped", t.name, round+1, w.id)
 					continue
 				}
-				s, err := measure(ctx, bins.tether, t, w)
+				s, err := measure(ctx, tether, t, w)
 				if err != nil {
 					rep.problem("round %d (%s) on %s: %v", round+1, w.id, t.name, err)
 					continue
@@ -107,15 +127,6 @@ func runWorkloads(ctx context.Context, cfg *config, bins binaries, work string, 
 		if err := between(); err != nil {
 			return err
 		}
-	}
-	rep.memAfter = map[string]memory{}
-	for _, t := range targets {
-		m, err := readMemory(t.b.Pid())
-		if err != nil {
-			rep.problem("memory of %s after (a)-(d): %v", t.name, err)
-			continue
-		}
-		rep.memAfter[t.name] = m
 	}
 	return nil
 }

@@ -35,3 +35,28 @@ func TestStartCreateRestart(t *testing.T) {
 		t.Fatalf("after restart got %d", n)
 	}
 }
+
+func TestCreateDatabaseAndVersion(t *testing.T) {
+	c := Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, bad := range []string{"", "Bad", "1db", "a-b", "x; DROP DATABASE postgres"} {
+		if _, err := c.CreateDatabase(ctx, bad); err == nil {
+			t.Fatalf("CreateDatabase(%q) accepted", bad)
+		}
+	}
+	url, err := c.CreateDatabase(ctx, "bench_db1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if url != c.URL("bench_db1") {
+		t.Fatalf("url %s", url)
+	}
+	if _, err := c.CreateDatabase(ctx, "bench_db1"); err == nil {
+		t.Fatal("second CreateDatabase of one name succeeded")
+	}
+	v, err := c.ServerVersion(ctx)
+	if err != nil || v == "" {
+		t.Fatalf("version %q: %v", v, err)
+	}
+}
