@@ -130,7 +130,14 @@ func runJDBCWorkloads(ctx context.Context, cfg *config, bins binaries, work stri
 		dataDir: filepath.Join(work, "ref-jdbc"), logPath: filepath.Join(work, "ref-jdbc.log")}
 	amq := &activemqProc{runRoot: filepath.Join(work, "amq-run"), name: "bench-amq-jdbc", port: amqPort,
 		scripts: cfg.scripts, jdbc: amqStore}
-	targets := []target{{nameRef, rb}, {nameAMQ, amq}}
+	pgPid, err := pg.Pid()
+	if err != nil {
+		return err
+	}
+	// Both brokers' databases are served by the same server, measured
+	// while one broker at a time is under load.
+	dbCPU := func() (time.Duration, error) { return treeCPU(pgPid) }
+	targets := []target{{name: nameRef, b: rb, dbCPU: dbCPU}, {name: nameAMQ, b: amq, dbCPU: dbCPU}}
 	for _, t := range targets {
 		defer func() { _ = t.b.Stop() }()
 		if err := t.b.Start(ctx); err != nil {

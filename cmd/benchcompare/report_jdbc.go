@@ -32,6 +32,7 @@ func (r *report) renderJDBC(b *strings.Builder) {
 	r.renderJDBCSummary(b)
 	r.renderJDBCReading(b)
 	r.renderWorkloads(b)
+	r.renderJDBCCPU(b)
 	r.renderJDBCFailover(b)
 	r.renderJDBCSetup(b)
 	r.renderJDBCEnvironment(b)
@@ -117,6 +118,11 @@ func (r *report) renderJDBCReading(b *strings.Builder) {
 			"flight: its group commit puts every confirmation waiting at that moment into one transaction, sent as one "+
 			"pipeline. ActiveMQ went from %s to %s msgs/s (%s). refbroker/ActiveMQ is %s (target %dx: %s).\n",
 			num(refC), ratio(refC, refB), num(amqB), num(amqC), ratio(amqC, amqB), ratio(refC, amqC), jdbcTargetC, verdict(refC/amqC >= jdbcTargetC))
+		both := func(name string) float64 {
+			return r.cpuPer("c", name, func(s sample) time.Duration { return s.brokerCPU + s.dbCPU })
+		}
+		fmt.Fprintf(b, "  Broker and PostgreSQL together used %.0f µs of CPU per message with refbroker and %.0f µs with ActiveMQ.\n",
+			both(nameRef), both(nameAMQ))
 		for _, name := range []string{nameRef, nameAMQ} {
 			send, e2e := r.med("c", name, sendRate), r.med("c", name, e2eRate)
 			if e2e < 0.9*send {
@@ -137,6 +143,30 @@ func (r *report) renderJDBCReading(b *strings.Builder) {
 			"one lease after the master's last renewal. refbroker's slave asks the database when the lease runs out " +
 			"and comes back just then; ActiveMQ's retries every `lockAcquireSleepInterval`. Then each recovers its store " +
 			"from the database and opens its connector, and the probe's client reconnects.\n")
+	}
+	b.WriteString("\n")
+}
+
+// cpuPer is the median CPU per message sent of one kind (µs).
+func (r *report) cpuPer(id, broker string, of func(sample) time.Duration) float64 {
+	return r.med(id, broker, func(s sample) float64 { return cpuPerMessage(of(s), s.Sent) })
+}
+
+// renderJDBCCPU splits the server side's CPU per message between the broker
+// and PostgreSQL: each broker's work in the database is CPU time that no
+// broker process shows.
+func (r *report) renderJDBCCPU(b *strings.Builder) {
+	b.WriteString("### CPU per message, broker and database\n\n")
+	b.WriteString("PostgreSQL's CPU is that of the postmaster and every backend (all its processes), over the run; " +
+		"only the broker under test was loaded then.\n\n")
+	b.WriteString("| | broker | broker µs/msg | PostgreSQL µs/msg | together µs/msg |\n|---|---|--:|--:|--:|\n")
+	for _, w := range r.workloads {
+		for _, name := range []string{nameRef, nameAMQ} {
+			br := r.cpuPer(w.id, name, func(s sample) time.Duration { return s.brokerCPU })
+			db := r.cpuPer(w.id, name, func(s sample) time.Duration { return s.dbCPU })
+			both := r.cpuPer(w.id, name, func(s sample) time.Duration { return s.brokerCPU + s.dbCPU })
+			fmt.Fprintf(b, "| (%s) | %s | %.0f | %.0f | %.0f |\n", w.id, name, br, db, both)
+		}
 	}
 	b.WriteString("\n")
 }

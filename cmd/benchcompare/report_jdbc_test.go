@@ -23,7 +23,8 @@ func TestJDBCReportRenders(t *testing.T) {
 		},
 	}
 	add := func(id, broker string, send, e2e float64) {
-		rep.add(id, broker, sample{benchJSON: benchJSON{Sent: 1000, Complete: true, SendRate: send, E2ERate: e2e}})
+		rep.add(id, broker, sample{benchJSON: benchJSON{Sent: 1000, Complete: true, SendRate: send, E2ERate: e2e},
+			brokerCPU: 40 * time.Millisecond, dbCPU: 60 * time.Millisecond})
 	}
 	add("b", nameRef, 1000, 1000)
 	add("b", nameAMQ, 250, 250)
@@ -48,6 +49,8 @@ func TestJDBCReportRenders(t *testing.T) {
 		"PostgreSQL JDBC driver 42.5.5",
 		"| refbroker | database lease 1s | 3 | 1.00 s |",
 		"lockAcquireSleepInterval=\"1000\"",
+		"| (c) | refbroker | 40 | 60 | 100 |",
+		"together used 100 µs of CPU per message with refbroker",
 	} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("report lacks %q", want)

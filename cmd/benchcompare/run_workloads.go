@@ -19,6 +19,9 @@ const (
 type target struct {
 	name string
 	b    broker
+	// dbCPU, if set, is the CPU time the broker's database has used so
+	// far (the JDBC set): measure adds what it used during the run.
+	dbCPU func() (time.Duration, error)
 }
 
 func (t target) uri() string { return "stomp://" + t.b.Addr() }
@@ -42,7 +45,7 @@ func runWorkloads(ctx context.Context, cfg *config, bins binaries, work string, 
 		dataDir: filepath.Join(work, "ref-single"), logPath: filepath.Join(work, "ref-single.log")}
 	amq := &activemqProc{scripts: cfg.scripts, runRoot: filepath.Join(work, "amq-run"), name: "bench-amq",
 		port: amqPort, dataDir: filepath.Join(work, "amq-single")}
-	targets := []target{{nameRef, rb}, {nameAMQ, amq}}
+	targets := []target{{name: nameRef, b: rb}, {name: nameAMQ, b: amq}}
 	for _, t := range targets {
 		defer func() { _ = t.b.Stop() }()
 		if err := t.b.Start(ctx); err != nil {
@@ -142,15 +145,29 @@ func measure(ctx context.Context, bin string, t target, w workload) (sample, err
 	if err != nil {
 		return sample{}, err
 	}
+	var dbBefore time.Duration
+	if t.dbCPU != nil {
+		if dbBefore, err = t.dbCPU(); err != nil {
+			return sample{}, err
+		}
+	}
 	res, clientCPU, err := runTether(ctx, bin, t.uri(), w)
 	if err != nil {
 		return sample{}, err
+	}
+	var dbCPU time.Duration
+	if t.dbCPU != nil {
+		dbAfter, err := t.dbCPU()
+		if err != nil {
+			return sample{}, err
+		}
+		dbCPU = dbAfter - dbBefore
 	}
 	after, err := cpuTime(pid)
 	if err != nil {
 		return sample{}, fmt.Errorf("%s died during the run? %w", t.name, err)
 	}
-	return sample{benchJSON: res, brokerCPU: after - before, clientCPU: clientCPU}, nil
+	return sample{benchJSON: res, brokerCPU: after - before, clientCPU: clientCPU, dbCPU: dbCPU}, nil
 }
 
 // pause waits d unless ctx ends first.

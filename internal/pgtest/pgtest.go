@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -195,6 +196,21 @@ func (c *Cluster) StartServer(t testing.TB) {
 		t.Fatal(err)
 	}
 	c.stopped.Store(false)
+}
+
+// Pid is the running server's process id (the postmaster, parent of every
+// backend), from its postmaster.pid.
+func (c *Cluster) Pid() (int, error) {
+	data, err := os.ReadFile(filepath.Join(c.dataDir(), "postmaster.pid"))
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: server pid: %w", err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: server pid: %w", err)
+	}
+	return pid, nil
 }
 
 // Log is the server's log so far, for failure messages.

@@ -4,6 +4,7 @@ package pgtest
 
 import (
 	"context"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,6 +55,10 @@ func TestCreateDatabaseAndVersion(t *testing.T) {
 	}
 	if _, err := c.CreateDatabase(ctx, "bench_db1"); err == nil {
 		t.Fatal("second CreateDatabase of one name succeeded")
+	}
+	pid, err := c.Pid()
+	if err != nil || syscall.Kill(pid, 0) != nil {
+		t.Fatalf("server pid %d: %v", pid, err)
 	}
 	v, err := c.ServerVersion(ctx)
 	if err != nil || v == "" {

@@ -379,13 +379,18 @@ func (b *batch) Commit(sync bool) error {
 	// The keys leave the read-ahead cache before the commit is sent, and
 	// no read-ahead overlapping it keeps them.
 	w := s.ra.beginWrite(append(delKeys[:len(delKeys):len(delKeys)], setKeys...))
-	defer s.ra.endWrite(w)
 	// Every attempt applies the same final state (upserts and deletes of
 	// given keys), so retrying after a commit whose outcome was lost with
 	// the connection is harmless.
 	err := s.retry("commit", func(ctx context.Context) error {
 		return s.commitOnce(ctx, sync, delKeys, setKeys, setVals)
 	})
+	// A commit that failed for want of an answer may still be applied by
+	// the server after this (its COMMIT was sent when the connection went):
+	// its keys then stay out of every read-ahead for the store's life.
+	if err == nil || !transient(err) {
+		s.ra.endWrite(w)
+	}
 	switch {
 	case err == nil:
 		return nil

@@ -25,7 +25,8 @@ import (
 //     the cache before it is sent, and a read that overlapped a commit
 //     (in progress when the read started, or started while it ran) keeps
 //     none of that commit's keys. So a Get served from the cache returns
-//     what a query would return.
+//     what a query would return. A commit whose outcome is unknown (the
+//     connection went with its COMMIT) stays "in progress" for good.
 //   - A row leaves the cache when a Get takes it (a message is paged in
 //     once), when a commit touches its key, or when the cache is over
 //     readAheadCacheBytes, oldest first.

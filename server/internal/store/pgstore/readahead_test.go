@@ -222,3 +222,27 @@ func TestReadAheadConcurrentAcks(t *testing.T) {
 		t.Fatal("did not finish within 20 s")
 	}
 }
+
+// A commit that failed for want of an answer may still land later: its
+// keys are never read ahead again.
+func TestReadAheadAfterLostCommit(t *testing.T) {
+	s := open(t, cluster.CreateDB(t), pgstore.Options{RetryFor: 200 * time.Millisecond})
+	fill(t, s, "lost", 10)
+	cluster.StopServer(t)
+	b := s.NewBatch()
+	b.Set(seqKey("lost", 3), valueOf("lost", 3, 1))
+	err := b.Commit(true)
+	cluster.StartServer(t)
+	if err == nil {
+		t.Fatal("commit with the database down succeeded")
+	}
+	if v, err := s.Get(seqKey("lost", 0)); err != nil || !bytes.Equal(v, valueOf("lost", 0, 0)) {
+		t.Fatalf("Get 0: %q, %v", v, err)
+	}
+	if k := s.ReadAheadKept(); k != 8 {
+		t.Fatalf("kept %d rows, want 9 minus the lost commit's key", k)
+	}
+	if v, err := s.Get(seqKey("lost", 3)); err != nil || !bytes.Equal(v, valueOf("lost", 3, 0)) {
+		t.Fatalf("Get 3: %q, %v", v, err)
+	}
+}
