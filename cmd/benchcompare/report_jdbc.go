@@ -187,7 +187,7 @@ func (r *report) renderJDBCFailover(b *strings.Builder) {
 		"`lockAcquireSleepInterval: %v`; ActiveMQ: `lockKeepAlivePeriod=\"%d\"` on the adapter and "+
 		"`<lease-database-locker lockAcquireSleepInterval=\"%d\"/>`). The keep-alive is a quarter of the lease rather "+
 		"than equal to it: refbroker lengthens a lease shorter than two keep-alives (with `lockKeepAlivePeriod: 1s` it "+
-		"would lease for 2 s), and ActiveMQ warns that such a lease can expire between renewals.\n\n",
+		"would lease for 2 s), and on ActiveMQ a lease renewed only as often as it lasts lapses whenever a renewal is late.\n\n",
 		r.lease(), jdbcKeepAlive, jdbcKeepAlive, r.lease(), jdbcKeepAlive.Milliseconds(), r.lease().Milliseconds())
 	b.WriteString("A probe sends a persistent message every millisecond through `failover:(stomp://MASTER,stomp://SLAVE)" +
 		failoverQuery + "` and receives on a second connection with the same URI; each body carries its send time. " +
