@@ -7,7 +7,9 @@
 // The broker's keys and values go into one table, tether_kv (k bytea primary
 // key, v bytea), whose btree orders keys bytewise as the store interface
 // wants. Prefix scans are LIMITed pages on that index (keyset pagination),
-// so listing a large backlog never builds one huge result.
+// so listing a large backlog never builds one huge result. A Get that
+// misses reads the rows after its key in the same query and keeps them for
+// the Gets that page the rest of the queue in (readahead.go).
 //
 // Invariants:
 //   - One Batch.Commit is one transaction, sent as one pipeline (BEGIN, the
