@@ -20,6 +20,11 @@ type activemqProc struct {
 	// lockIntervalMS is the slave's lockAcquireSleepInterval; 0 keeps
 	// ActiveMQ's default (10 s).
 	lockIntervalMS int
+	// jdbc, when set, stores in PostgreSQL instead of KahaDB: the broker
+	// is then started by startJDBC (activemq_jdbc.go), not start.sh.
+	jdbc *amqJDBC
+	// exited is closed when a broker started by startJDBC has been reaped.
+	exited chan struct{}
 }
 
 func (a *activemqProc) Addr() string { return fmt.Sprintf("127.0.0.1:%d", a.port) }
@@ -36,6 +41,9 @@ func (a *activemqProc) script(ctx context.Context, name string, args ...string) 
 // Start runs start.sh, which returns once the broker logged that it started
 // (master) or waits for the lock (slave).
 func (a *activemqProc) Start(ctx context.Context) error {
+	if a.jdbc != nil {
+		return a.startJDBC(ctx)
+	}
 	out, err := a.script(ctx, "start.sh", a.name, strconv.Itoa(a.port), "0", "0", "0", a.dataDir).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("start.sh %s: %w\n%s", a.name, err, out)

@@ -66,7 +66,7 @@ func runBacklog(ctx context.Context, cfg *config, bins binaries, work string, po
 		}
 		res := &backlogResult{messages: n, size: backlogSize}
 		rep.backlog[name] = res
-		res.err = backlogOn(ctx, bins, target{name, b}, dataDir, res, log)
+		res.err = backlogOn(ctx, bins, target{name: name, b: b}, dataDir, res, log)
 		_ = b.Stop()
 		if res.err != nil {
 			rep.problem("(g) on %s: %v", name, res.err)

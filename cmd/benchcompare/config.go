@@ -24,6 +24,7 @@ type config struct {
 	amqDefaultKill int // ActiveMQ at its default 10 s lock interval
 	failover       bool
 	backlog        bool
+	jdbc           bool   // the JDBC set alone (jdbc.go), into docs/benchmarks-jdbc.md
 	workloads      string // comma-separated ids of (a)-(d) to run; "" = all, "none" = none
 	timeout        time.Duration
 	args           []string // as given, for the report
@@ -52,8 +53,9 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.amqDefaultKill, "activemq-default-kills", 0, "kill -9 for ActiveMQ at its default 10 s lock interval (default 3, --quick 1)")
 	fs.BoolVar(&c.failover, "failover", true, "measure failover (e)")
 	fs.BoolVar(&c.backlog, "backlog", true, "measure (g): a 1.2 GB persistent backlog (120 MB with --quick), a kill -9 under it, the drain")
+	fs.BoolVar(&c.jdbc, "jdbc", false, "run only the JDBC set: (b), (c) and failover with both brokers storing in one throwaway PostgreSQL; writes docs/benchmarks-jdbc.md")
 	fs.StringVar(&c.workloads, "workloads", "", "only these scenarios of (a)-(d), comma-separated ids (e.g. b,c), or none")
-	fs.DurationVar(&c.timeout, "timeout", 0, "give up after this long (default 40m, --quick 15m)")
+	fs.DurationVar(&c.timeout, "timeout", 0, "give up after this long (default 40m, --quick or --jdbc 15m)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -86,6 +88,9 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.out == "" {
 		c.out = filepath.Join(c.root, "docs", "benchmarks.md")
+		if c.jdbc {
+			c.out = filepath.Join(c.root, "docs", "benchmarks-jdbc.md")
+		}
 	}
 	return c, nil
 }
@@ -105,7 +110,7 @@ func (c *config) defaults() {
 	pick(&c.amqDefaultKill, 3, 1)
 	if c.timeout == 0 {
 		c.timeout = 40 * time.Minute
-		if c.quick {
+		if c.quick || c.jdbc {
 			c.timeout = 15 * time.Minute
 		}
 	}

@@ -3,6 +3,7 @@
 //
 //	go run ./cmd/benchcompare            # the full run (about 7 minutes here)
 //	go run ./cmd/benchcompare --quick    # a short one (about 2 minutes)
+//	go run ./cmd/benchcompare --jdbc     # both brokers on PostgreSQL (jdbc.go)
 //
 // It builds cmd/refbroker and cmd/tether, starts one refbroker and one
 // ActiveMQ (through ../shared/activemq/start.sh), runs the same `tether
@@ -64,6 +65,9 @@ func compare(ctx context.Context, cfg *config, log *slog.Logger) error {
 	defer cleanup()
 	log.Info("work directory", "path", work)
 	rep := &report{started: time.Now(), cfg: cfg}
+	if cfg.jdbc {
+		return compareJDBC(ctx, cfg, work, rep, log)
+	}
 
 	bins, err := build(ctx, cfg.root, filepath.Join(work, "bin"))
 	if err != nil {

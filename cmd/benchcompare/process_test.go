@@ -64,7 +64,7 @@ func TestMeasureWorkloadAgainstRefbroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := workload{id: "t", producers: 2, consumers: 2, persistent: true, confirm: true, inFlight: 5, groups: 3, count: 300}
-	s, err := measure(ctx, tetherBinary(t), target{nameRef, rb}, w)
+	s, err := measure(ctx, tetherBinary(t), target{name: nameRef, b: rb}, w)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ type report struct {
 	memAfter  map[string]memory
 	failovers []failoverRow
 	backlog   map[string]*backlogResult // (g), by broker
+	jdbc      *jdbcInfo                 // --jdbc: the database side
 	problems  []string                  // runs that failed; the report lists them
 }
 

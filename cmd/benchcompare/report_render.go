@@ -9,6 +9,10 @@ import (
 
 // render writes the whole Markdown document.
 func (r *report) render(b *strings.Builder) {
+	if r.cfg.jdbc {
+		r.renderJDBC(b)
+		return
+	}
 	mode := "full"
 	if r.cfg.quick {
 		mode = "quick"
@@ -29,6 +33,11 @@ func (r *report) render(b *strings.Builder) {
 	r.renderDisk(b)
 	r.renderEnvironment(b)
 	r.renderReproduce(b)
+	r.renderProblems(b)
+}
+
+// renderProblems lists the runs that failed, if any.
+func (r *report) renderProblems(b *strings.Builder) {
 	if len(r.problems) > 0 {
 		b.WriteString("## Runs that failed\n\nThese runs are missing from the medians above:\n\n")
 		for _, p := range r.problems {
@@ -210,7 +219,13 @@ func (r *report) renderFailover(b *strings.Builder) {
 		"the kills are spread over its polling cycle (kill k of n at a random point of the k-th n-th of the " +
 		"interval after the slave's first attempt), as a real master dies at any moment of it; a kill right after " +
 		"the slave started would measure the whole interval every time.\n\n")
-	b.WriteString("| broker | slave waits for the lock by | kills | median | p95 | min | max |\n|---|---|--:|--:|--:|--:|--:|\n")
+	r.renderFailoverTable(b, "slave waits for the lock by")
+}
+
+// renderFailoverTable writes every pair's kill times: the summary table
+// (lockColumn heads the column of how the pair locks) and each kill.
+func (r *report) renderFailoverTable(b *strings.Builder, lockColumn string) {
+	b.WriteString("| broker | " + lockColumn + " | kills | median | p95 | min | max |\n|---|---|--:|--:|--:|--:|--:|\n")
 	for _, f := range r.failovers {
 		if len(f.times) == 0 {
 			fmt.Fprintf(b, "| %s | %s | 0 of %d | n/a | n/a | n/a | n/a |\n", f.broker, f.lock, f.planned)

@@ -19,6 +19,9 @@ const (
 type target struct {
 	name string
 	b    broker
+	// dbCPU, if set, is the CPU time the broker's database has used so
+	// far (the JDBC set): measure adds what it used during the run.
+	dbCPU func() (time.Duration, error)
 }
 
 func (t target) uri() string { return "stomp://" + t.b.Addr() }
@@ -42,7 +45,7 @@ func runWorkloads(ctx context.Context, cfg *config, bins binaries, work string, 
 		dataDir: filepath.Join(work, "ref-single"), logPath: filepath.Join(work, "ref-single.log")}
 	amq := &activemqProc{scripts: cfg.scripts, runRoot: filepath.Join(work, "amq-run"), name: "bench-amq",
 		port: amqPort, dataDir: filepath.Join(work, "amq-single")}
-	targets := []target{{nameRef, rb}, {nameAMQ, amq}}
+	targets := []target{{name: nameRef, b: rb}, {name: nameAMQ, b: amq}}
 	for _, t := range targets {
 		defer func() { _ = t.b.Stop() }()
 		if err := t.b.Start(ctx); err != nil {
@@ -66,13 +69,33 @@ func runWorkloads(ctx context.Context, cfg *config, bins binaries, work string, 
 	}
 
 	rep.workloads = selectWorkloads(workloads(cfg.quick), cfg.workloads)
+	if err := runRounds(ctx, cfg, bins.tether, targets, rep, between, log); err != nil {
+		return err
+	}
+	rep.memAfter = map[string]memory{}
+	for _, t := range targets {
+		m, err := readMemory(t.b.Pid())
+		if err != nil {
+			rep.problem("memory of %s after (a)-(d): %v", t.name, err)
+			continue
+		}
+		rep.memAfter[t.name] = m
+	}
+	return nil
+}
+
+// runRounds warms every broker up on every workload of rep.workloads, then
+// runs each cfg.rounds times against each broker, alternating which goes
+// first (so that drift in the machine's load touches both alike), calling
+// between after every round.
+func runRounds(ctx context.Context, cfg *config, tether string, targets []target, rep *report, between func() error, log *slog.Logger) error {
 	warm := 2 * time.Second
 	if cfg.quick {
 		warm = time.Second
 	}
 	for _, w := range rep.workloads {
 		for _, t := range targets {
-			if _, _, err := runTether(ctx, bins.tether, t.uri(), w.warmup(warm)); err != nil {
+			if _, _, err := runTether(ctx, tether, t.uri(), w.warmup(warm)); err != nil {
 				rep.problem("warm-up (%s) on %s: %v", w.id, t.name, err)
 			}
 		}
@@ -94,7 +117,7 @@ func runWorkloads(ctx context.Context, cfg *config, bins binaries, work string, 
 					rep.problem("%s died before round %d (%s); its remaining runs were skipped", t.name, round+1, w.id)
 					continue
 				}
-				s, err := measure(ctx, bins.tether, t, w)
+				s, err := measure(ctx, tether, t, w)
 				if err != nil {
 					rep.problem("round %d (%s) on %s: %v", round+1, w.id, t.name, err)
 					continue
@@ -107,15 +130,6 @@ func runWorkloads(ctx context.Context, cfg *config, bins binaries, work string, 
 		if err := between(); err != nil {
 			return err
 		}
-	}
-	rep.memAfter = map[string]memory{}
-	for _, t := range targets {
-		m, err := readMemory(t.b.Pid())
-		if err != nil {
-			rep.problem("memory of %s after (a)-(d): %v", t.name, err)
-			continue
-		}
-		rep.memAfter[t.name] = m
 	}
 	return nil
 }
@@ -131,15 +145,29 @@ func measure(ctx context.Context, bin string, t target, w workload) (sample, err
 	if err != nil {
 		return sample{}, err
 	}
+	var dbBefore time.Duration
+	if t.dbCPU != nil {
+		if dbBefore, err = t.dbCPU(); err != nil {
+			return sample{}, err
+		}
+	}
 	res, clientCPU, err := runTether(ctx, bin, t.uri(), w)
 	if err != nil {
 		return sample{}, err
+	}
+	var dbCPU time.Duration
+	if t.dbCPU != nil {
+		dbAfter, err := t.dbCPU()
+		if err != nil {
+			return sample{}, err
+		}
+		dbCPU = dbAfter - dbBefore
 	}
 	after, err := cpuTime(pid)
 	if err != nil {
 		return sample{}, fmt.Errorf("%s died during the run? %w", t.name, err)
 	}
-	return sample{benchJSON: res, brokerCPU: after - before, clientCPU: clientCPU}, nil
+	return sample{benchJSON: res, brokerCPU: after - before, clientCPU: clientCPU, dbCPU: dbCPU}, nil
 }
 
 // pause waits d unless ctx ends first.

@@ -112,6 +112,8 @@ type sample struct {
 	// brokerCPU and clientCPU are the CPU time the broker process and the
 	// tether process used during the run.
 	brokerCPU, clientCPU time.Duration
+	// dbCPU is the CPU time the database used during the run (JDBC set).
+	dbCPU time.Duration
 }
 
 // cpuPerMessage is CPU time per message sent, in microseconds.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"os"
 	"testing"
 	"time"
 )
@@ -62,5 +63,28 @@ func TestPhaseWait(t *testing.T) {
 	}
 	if got := phaseWait(ready, ready.Add(time.Hour), time.Second, 0); got != 0 {
 		t.Errorf("blocking: wait %v", got)
+	}
+}
+
+// A process tree's CPU includes the root's own.
+func TestTreeCPU(t *testing.T) {
+	// Burn a little CPU so that the figures are not all zero.
+	deadline := time.Now().Add(30 * time.Millisecond)
+	for x := 0; time.Now().Before(deadline); x++ {
+		_ = x * x
+	}
+	own, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := treeCPU(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tree < own {
+		t.Fatalf("tree %v < own %v", tree, own)
+	}
+	if _, err := treeCPU(1 << 30); err == nil {
+		t.Fatal("no error for a pid that does not exist")
 	}
 }

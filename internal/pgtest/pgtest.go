@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -197,6 +198,21 @@ func (c *Cluster) StartServer(t testing.TB) {
 	c.stopped.Store(false)
 }
 
+// Pid is the running server's process id (the postmaster, parent of every
+// backend), from its postmaster.pid.
+func (c *Cluster) Pid() (int, error) {
+	data, err := os.ReadFile(filepath.Join(c.dataDir(), "postmaster.pid"))
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: server pid: %w", err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: server pid: %w", err)
+	}
+	return pid, nil
+}
+
 // Log is the server's log so far, for failure messages.
 func (c *Cluster) Log() string {
 	b, _ := os.ReadFile(c.logFile())
@@ -216,13 +232,56 @@ func (c *Cluster) CreateDB(t testing.TB) string {
 	name := fmt.Sprintf("t%d_%d", os.Getpid(), dbSeq.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	url, err := c.CreateDatabase(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+// CreateDatabase creates database name (a plain identifier: lower-case letters,
+// digits and underscores) and returns its URL, for callers without a
+// testing.TB (cmd/benchcompare).
+func (c *Cluster) CreateDatabase(ctx context.Context, name string) (string, error) {
+	if !plainIdent(name) {
+		return "", fmt.Errorf("pgtest: database name %q: want lower-case letters, digits and underscores", name)
+	}
 	conn, err := pgx.Connect(ctx, c.URL("postgres"))
 	if err != nil {
-		t.Fatalf("pgtest: connect: %v\n%s", err, c.Log())
+		return "", fmt.Errorf("pgtest: connect: %w\n%s", err, c.Log())
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
+		return "", fmt.Errorf("pgtest: create database %s: %w", name, err)
 	}
-	return c.URL(name)
+	return c.URL(name), nil
+}
+
+// ServerVersion is the server's version string (SHOW server_version).
+func (c *Cluster) ServerVersion(ctx context.Context) (string, error) {
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return "", fmt.Errorf("pgtest: connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	var v string
+	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&v); err != nil {
+		return "", fmt.Errorf("pgtest: server version: %w", err)
+	}
+	return v, nil
+}
+
+func plainIdent(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'a' && r <= 'z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }

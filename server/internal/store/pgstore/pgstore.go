@@ -7,7 +7,9 @@
 // The broker's keys and values go into one table, tether_kv (k bytea primary
 // key, v bytea), whose btree orders keys bytewise as the store interface
 // wants. Prefix scans are LIMITed pages on that index (keyset pagination),
-// so listing a large backlog never builds one huge result.
+// so listing a large backlog never builds one huge result. A Get that
+// misses reads the rows after its key in the same query and keeps them for
+// the Gets that page the rest of the queue in (readahead.go).
 //
 // Invariants:
 //   - One Batch.Commit is one transaction, sent as one pipeline (BEGIN, the
@@ -86,7 +88,15 @@ type Options struct {
 	RetryFor time.Duration
 	// MaxConns is the pool size. Zero: 8.
 	MaxConns int32
-	Logger   *slog.Logger
+	// ReadAheadRows is how many rows a Get that misses reads in one query:
+	// the key and those after it in its sequence group (see readahead.go),
+	// kept for the Gets that page the rest of a queue in. Zero: 512;
+	// negative: off, one row per Get.
+	ReadAheadRows int
+	// ReadAheadBytes bounds the values one read-ahead returns beyond the
+	// row asked for. Zero: 2 MiB.
+	ReadAheadBytes int
+	Logger         *slog.Logger
 	// OnFenced, if set, is called (once) when a write was refused by the
 	// fence: proof that another broker took over, so the master should
 	// stop serving now rather than at its next renewal.
@@ -103,6 +113,7 @@ type Store struct {
 	fenced sync.Once
 	giveUp chan struct{} // closed by GiveUp
 	gave   sync.Once
+	ra     *readAhead
 
 	umu       sync.Mutex
 	usage     store.Usage
@@ -138,6 +149,12 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	if o.MaxConns <= 0 {
 		o.MaxConns = 8
 	}
+	if o.ReadAheadRows == 0 {
+		o.ReadAheadRows = defaultReadAheadRows
+	}
+	if o.ReadAheadBytes <= 0 {
+		o.ReadAheadBytes = defaultReadAheadBytes
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -152,7 +169,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, o: o, log: o.Logger, giveUp: make(chan struct{})}, nil
+	return &Store{pool: pool, o: o, log: o.Logger, giveUp: make(chan struct{}), ra: newReadAhead()}, nil
 }
 
 func (s *Store) ctx() (context.Context, context.CancelFunc) {
@@ -162,22 +179,17 @@ func (s *Store) ctx() (context.Context, context.CancelFunc) {
 // NewBatch starts an empty write batch.
 func (s *Store) NewBatch() store.Batch { return &batch{s: s} }
 
-// Get returns a copy of the value under key, or store.ErrNotFound.
+// Get returns a copy of the value under key, or store.ErrNotFound. With
+// read-ahead on (the default) it may come from, or fill, the read-ahead
+// cache (readahead.go).
 func (s *Store) Get(key []byte) ([]byte, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
-	var v []byte
-	err := s.retry("get", func(ctx context.Context) error {
-		return s.pool.QueryRow(ctx, "SELECT v FROM tether_kv WHERE k = $1", append([]byte{}, key...)).Scan(&v)
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, store.ErrNotFound
+	if s.o.ReadAheadRows < 0 {
+		return s.getOne(append([]byte{}, key...))
 	}
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: get: %w", err)
-	}
-	return v, nil
+	return s.get(key)
 }
 
 // scanPage is how many rows one page query returns.
@@ -366,12 +378,21 @@ func (b *batch) Commit(sync bool) error {
 		}
 	}
 
+	// The keys leave the read-ahead cache before the commit is sent, and
+	// no read-ahead overlapping it keeps them.
+	w := s.ra.beginWrite(append(delKeys[:len(delKeys):len(delKeys)], setKeys...))
 	// Every attempt applies the same final state (upserts and deletes of
 	// given keys), so retrying after a commit whose outcome was lost with
 	// the connection is harmless.
 	err := s.retry("commit", func(ctx context.Context) error {
 		return s.commitOnce(ctx, sync, delKeys, setKeys, setVals)
 	})
+	// A commit that failed for want of an answer may still be applied by
+	// the server after this (its COMMIT was sent when the connection went):
+	// its keys then stay out of every read-ahead for the store's life.
+	if err == nil || !transient(err) {
+		s.ra.endWrite(w)
+	}
 	switch {
 	case err == nil:
 		return nil
