@@ -33,7 +33,7 @@ func (r *report) renderReading(b *strings.Builder) {
 		b.WriteString(" With refbroker the client is the larger consumer of the two cores, so the end-to-end ratio " +
 			"understates the brokers' difference; the CPU ratio is the better measure of the brokers themselves.")
 	}
-	b.WriteString(" The broker's STOMP path alone, driven by go-stomp on both ends (`go test -bench STOMP ./server/stomp`, " +
+	b.WriteString(" The broker's STOMP path alone, driven by go-stomp on both ends (`go test -bench STOMP ./server/internal/stomp`, " +
 		"see the README), is measured without the SDK in the way.")
 	b.WriteString("\n")
 

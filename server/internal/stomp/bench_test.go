@@ -16,7 +16,7 @@ import (
 // ActiveMQ 5.17 started with ../shared/activemq/start.sh, so both figures
 // come from the same run:
 //
-//	TETHER_BENCH_STOMP=127.0.0.1:30613 go test -run xxx -bench STOMP ./server/stomp/
+//	TETHER_BENCH_STOMP=127.0.0.1:30613 go test -run xxx -bench STOMP ./server/internal/stomp/
 func benchTargets(b *testing.B) map[string]string {
 	tb := startBroker(b, broker.Config{}, Options{})
 	t := map[string]string{"tether": tb.addr}
