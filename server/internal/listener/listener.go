@@ -45,10 +45,12 @@ type Options[C Conn] struct {
 	MaxConnections int
 	// Refuse tells a connection over MaxConnections that it is refused, in
 	// the protocol's own terms (it may read the peer's first frame to
-	// answer it). The socket has a deadline of RefuseTimeout and is closed
-	// by the Set once Refuse returns, or by Close. Nil closes at once.
+	// answer it). Its reads have RefuseTimeout, and its writes twice that,
+	// so that a silent peer is still answered once the read gives up. The
+	// Set closes the socket once Refuse returns, or at Close. Nil closes
+	// at once.
 	Refuse func(nc net.Conn)
-	// RefuseTimeout bounds a refusal's reads and writes (default 5 s).
+	// RefuseTimeout bounds a refusal's wait for the peer (default 5 s).
 	RefuseTimeout time.Duration
 	// MaxRefusing bounds the refusals under way at once (default 64):
 	// the limit exists to bound what connections cost, so a flood beyond
@@ -195,7 +197,9 @@ func (s *Set[C]) refuse(nc net.Conn) {
 		"remote", remote, "max", s.o.MaxConnections, "answered", true)
 	go func() {
 		defer s.wg.Done()
-		_ = nc.SetDeadline(time.Now().Add(s.o.RefuseTimeout))
+		now := time.Now()
+		_ = nc.SetReadDeadline(now.Add(s.o.RefuseTimeout))
+		_ = nc.SetWriteDeadline(now.Add(2 * s.o.RefuseTimeout))
 		s.o.Refuse(nc)
 		nc.Close()
 		s.mu.Lock()

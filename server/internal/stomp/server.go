@@ -21,8 +21,8 @@ type Options struct {
 	// Access, when set, authorizes every SEND and SUBSCRIBE; a refusal is
 	// an ERROR naming the destination, and the connection stays open.
 	Access *broker.AccessControl
-	// MaxConnections refuses connections beyond this many (0 = unlimited);
-	// URI option maximumConnections.
+	// MaxConnections refuses connections beyond this many (0 = unlimited),
+	// answering their CONNECT with an ERROR; URI option maximumConnections.
 	MaxConnections int
 	// MaxFrameSize bounds a frame's command, headers and body (default
 	// 100 MiB, ActiveMQ's); URI option wireFormat.maxFrameSize.
