@@ -40,6 +40,8 @@ type Options[C Conn] struct {
 	// Protocol names the connector in errors and logs ("stomp").
 	Protocol string
 	// New makes the connection for an accepted socket within the limit.
+	// It runs holding the Set's lock, so that Close cannot miss the
+	// connection: it must be quick and must not call the Set.
 	New func(nc net.Conn) C
 	// MaxConnections bounds the connections served at once; 0 = no limit.
 	MaxConnections int
