@@ -35,6 +35,10 @@ type conn struct {
 	br  *bufio.Reader
 	log *slog.Logger
 
+	// refusal, when set, is the close that answers the peer's open: the
+	// connection is over maximumConnections (see Server.refuse).
+	refusal *connError
+
 	// negotiated in open; read-only afterwards
 	user        string
 	containerID string
@@ -78,8 +82,13 @@ func newConn(s *Server, nc net.Conn) *conn {
 	}
 }
 
-// run serves the connection until it ends, then releases everything.
-func (c *conn) run() {
+// Shutdown is the listener's way in at Server.Close. Nothing to do: the
+// listener's context, which Close ends first, ends the handshake, the loop
+// and the producer.
+func (c *conn) Shutdown() {}
+
+// Serve serves the connection until it ends, then releases everything.
+func (c *conn) Serve() {
 	defer c.nc.Close()
 	if err := c.guard(c.handshake); err != nil {
 		c.log.Info("amqp handshake failed", "err", err)

@@ -16,8 +16,10 @@ import (
 // HandshakeTimeout. On success the broker session exists and the socket
 // has no deadline.
 func (c *conn) handshake() error {
-	if err := c.nc.SetDeadline(time.Now().Add(c.srv.opts.HandshakeTimeout)); err != nil {
-		return err
+	if c.refusal == nil { // a refusal keeps the listener's shorter deadlines
+		if err := c.nc.SetDeadline(time.Now().Add(c.srv.opts.HandshakeTimeout)); err != nil {
+			return err
+		}
 	}
 	// Server.Close must be able to interrupt a handshake blocked in a read.
 	stop := context.AfterFunc(c.srv.ctx, func() { _ = c.nc.SetDeadline(time.Unix(1, 0)) })
@@ -79,6 +81,11 @@ func (c *conn) handshake() error {
 	return c.nc.SetDeadline(time.Time{})
 }
 
+// connectionEstablishmentFailed, true in an open's properties, says that
+// a close follows at once and the open's fields mean nothing (the hint
+// Qpid JMS reads and Artemis sends when it refuses a connection).
+const connectionEstablishmentFailed = "amqp:connection-establishment-failed"
+
 // open reads the peer's open and answers it. A malformed first frame still
 // gets an open before the close that reports it, as the specification
 // requires a close to follow an open.
@@ -91,7 +98,13 @@ func (c *conn) open() error {
 			err = errConn(wire.CondIllegalState, "first frame is %T, not open", f.Body)
 		} else if p.MaxFrameSize < wire.MinMaxFrameSize {
 			err = errConn(wire.CondInvalidField, "max-frame-size %d below the minimum 512", p.MaxFrameSize)
+		} else if c.refusal != nil {
+			err = c.refusal
 		}
+	}
+	props := wire.Map{{Key: wire.Symbol("product"), Value: "tether"}}
+	if err != nil {
+		props = append(props, wire.MapEntry{Key: wire.Symbol(connectionEstablishmentFailed), Value: true})
 	}
 	c.write(0, &wire.Open{
 		ContainerID:         c.srv.opts.ContainerID,
@@ -99,7 +112,7 @@ func (c *conn) open() error {
 		ChannelMax:          channelMax,
 		IdleTimeout:         uint32(c.srv.opts.IdleTimeout / time.Millisecond),
 		OfferedCapabilities: []wire.Symbol{"ANONYMOUS-RELAY"},
-		Properties:          wire.Map{{Key: wire.Symbol("product"), Value: "tether"}},
+		Properties:          props,
 	}, nil)
 	if err != nil {
 		var ce *connError

@@ -24,8 +24,9 @@ type Options struct {
 	// AllowAnonymous also offers SASL ANONYMOUS when Authenticate is set
 	// (ActiveMQ's anonymousAccessAllowed).
 	AllowAnonymous bool
-	// MaxConnections bounds open connections; 0 = unlimited. URI option
-	// maximumConnections.
+	// MaxConnections bounds open connections; 0 = unlimited. One more is
+	// answered with an open and a close with amqp:resource-limit-exceeded.
+	// URI option maximumConnections.
 	MaxConnections int
 	// MaxFrameSize is the max-frame-size this side advertises and the
 	// largest frame it sends (1 MiB; at least 512). URI option

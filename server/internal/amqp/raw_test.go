@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,11 +238,88 @@ func TestServerCloseEndsConnections(t *testing.T) {
 	}
 }
 
+// Over maximumConnections the peer's open is answered with an open that
+// says a close follows, and a close with amqp:resource-limit-exceeded.
 func TestMaxConnections(t *testing.T) {
 	e := startEnv(t, Options{MaxConnections: 1}, "")
 	e.dial(nil)
-	if err := dialErr(e, nil); err == nil {
-		t.Fatalf("a second connection was accepted")
+
+	r := e.raw(t)
+	r.write(wire.HeaderAMQP[:])
+	r.frame(0, &wire.Open{ContainerID: "raw", MaxFrameSize: 65536, ChannelMax: 10})
+	r.expectHeader(wire.HeaderAMQP)
+	open, ok := r.read().(*wire.Open)
+	if !ok {
+		t.Fatal("no open before the close")
+	}
+	hinted := false
+	for _, p := range open.Properties {
+		hinted = hinted || (p.Key == wire.Symbol(connectionEstablishmentFailed) && p.Value == true)
+	}
+	if !hinted {
+		t.Errorf("open properties %v lack %s", open.Properties, connectionEstablishmentFailed)
+	}
+	r.expectClose(wire.CondResourceLimit)
+
+	// go-amqp takes the open for success; the close that follows fails
+	// its first use with the condition.
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	c, err := goamqp.Dial(ctx, e.url(), nil)
+	if err == nil {
+		defer c.Close()
+		_, err = c.NewSession(ctx, nil)
+	}
+	var ce *goamqp.ConnError
+	if !errors.As(err, &ce) || ce.RemoteErr == nil || ce.RemoteErr.Condition != goamqp.ErrCondResourceLimitExceeded ||
+		!strings.Contains(ce.RemoteErr.Description, "maximum connections (1) reached") {
+		t.Fatalf("second connection: %v", err)
+	}
+	if n := e.srv.Connections(); n != 1 {
+		t.Fatalf("Connections = %d, want 1", n)
+	}
+}
+
+// A refused client that authenticates with SASL first is refused after
+// the SASL exchange, in the same way.
+func TestMaxConnectionsAfterSASL(t *testing.T) {
+	e := startEnv(t, Options{MaxConnections: 1, Authenticate: users(map[string]string{"alice": "secret"})}, "")
+	plain := &goamqp.ConnOptions{SASLType: goamqp.SASLTypePlain("alice", "secret")}
+	e.dial(plain)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	c, err := goamqp.Dial(ctx, e.url(), plain)
+	if err == nil {
+		defer c.Close()
+		_, err = c.NewSession(ctx, nil)
+	}
+	var ce *goamqp.ConnError
+	if !errors.As(err, &ce) || ce.RemoteErr == nil || ce.RemoteErr.Condition != goamqp.ErrCondResourceLimitExceeded {
+		t.Fatalf("second connection: %v", err)
+	}
+	// Wrong credentials still fail as authentication, not as the limit.
+	if err := dialErr(e, &goamqp.ConnOptions{SASLType: goamqp.SASLTypePlain("alice", "wrong")}); err == nil ||
+		strings.Contains(err.Error(), "resource-limit") {
+		t.Fatalf("bad credentials over the limit: %v", err)
+	}
+}
+
+// Close twice: the second returns at once, as in every connector.
+func TestCloseTwice(t *testing.T) {
+	e := startEnv(t, Options{}, "")
+	e.dial(nil)
+	if err := e.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.srv.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("second Close did not return")
 	}
 }
 

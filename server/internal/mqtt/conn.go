@@ -12,6 +12,7 @@ import (
 
 	"github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/tethermq/tether/server/internal/broker"
+	"github.com/tethermq/tether/server/internal/mqtt/internal/wire"
 )
 
 // Why a connection ended. The first cause recorded wins.
@@ -73,8 +74,8 @@ func newConn(s *Server, sh *shared, nc net.Conn) *conn {
 	return c
 }
 
-// serve runs the connection to its end.
-func (c *conn) serve() {
+// Serve runs the connection to its end, on the listener's goroutine.
+func (c *conn) Serve() {
 	err := c.handshake()
 	if err == nil {
 		err = c.readLoop()
@@ -84,7 +85,7 @@ func (c *conn) serve() {
 
 func (c *conn) readLoop() error {
 	for {
-		pkt, err := readPacket(c.br, c.srv.opts.MaxFrameSize)
+		pkt, err := wire.Read(c.br, c.srv.opts.MaxFrameSize)
 		if err != nil {
 			return c.readError(err)
 		}
@@ -129,6 +130,9 @@ func (c *conn) handle(pkt packets.ControlPacket) error {
 	return nil
 }
 
+// Shutdown is the listener's way in, at Server.Close.
+func (c *conn) Shutdown() { c.shutdown(errServerClosed) }
+
 // shutdown ends the connection from any goroutine: the reader's next read
 // fails and the reader tears down.
 func (c *conn) shutdown(cause error) {
@@ -167,7 +171,7 @@ func (c *conn) teardown(err error) {
 	switch {
 	case errors.Is(cause, errClientDisconnect), errors.Is(cause, errServerClosed), errors.Is(cause, io.EOF):
 		c.log.Debug("connection closed", "cause", cause)
-	case errors.Is(cause, errMalformed), errors.Is(cause, errProtocol), errors.Is(cause, errTooLarge):
+	case errors.Is(cause, wire.ErrMalformed), errors.Is(cause, errProtocol), errors.Is(cause, wire.ErrTooLarge):
 		c.log.Warn("connection closed", "cause", cause)
 	default:
 		c.log.Info("connection closed", "cause", cause)

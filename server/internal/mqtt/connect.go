@@ -9,6 +9,7 @@ import (
 
 	"github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/tethermq/tether/server/internal/broker"
+	"github.com/tethermq/tether/server/internal/mqtt/internal/wire"
 )
 
 // connectMax bounds CONNECT before the client is authenticated: its five
@@ -20,7 +21,7 @@ const connectMax = 5*(65535+2) + 16
 // writer runs. On failure the refusal (if any) has been written.
 func (c *conn) handshake() error {
 	c.rd.timeout = c.srv.opts.ConnectTimeout
-	pkt, err := readPacket(c.br, min(connectMax, c.srv.opts.MaxFrameSize))
+	pkt, err := wire.Read(c.br, min(connectMax, c.srv.opts.MaxFrameSize))
 	if err != nil {
 		return fmt.Errorf("reading CONNECT: %w", c.readError(err))
 	}

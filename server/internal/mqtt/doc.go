@@ -3,8 +3,10 @@
 // following ActiveMQ's MQTT conventions so that MQTT, STOMP and AMQP clients
 // see each other's messages.
 //
-// It owns the MQTT side of a connection: the wire (through paho's packets
-// codec, wrapped here with size limits and strict decoding), CONNECT with
+// It owns the MQTT side of a connection: the wire (paho's packets codec,
+// read through internal/wire with size limits and strict decoding; the
+// accept loop, the connection limit and Close are server/internal/listener's,
+// and over maximumConnections CONNECT is answered with CONNACK 3), CONNECT with
 // authentication, clean and persistent sessions, wills, keep-alive, packet
 // identifiers and the QoS 1 and 2 handshakes in both directions, and retained
 // messages. It never touches the store directly: everything it persists goes

@@ -303,11 +303,9 @@ func expect[T packets.ControlPacket](r *raw, id uint16) T {
 // outstanding counts outbound QoS 1 and 2 messages awaiting the client on
 // every connection.
 func (e *env) outstanding() int {
-	e.srv.mu.Lock()
-	defer e.srv.mu.Unlock()
 	n := 0
 	seen := map[*inflight]bool{}
-	for c := range e.srv.conns {
+	e.srv.set.Each(func(c *conn) {
 		c.mu.Lock()
 		f := c.flights
 		c.mu.Unlock()
@@ -315,7 +313,7 @@ func (e *env) outstanding() int {
 			seen[f] = true
 			n += f.size()
 		}
-	}
+	})
 	return n
 }
 

@@ -21,8 +21,9 @@ type Options struct {
 	// and publishes (dropped and logged, yet acknowledged, as MQTT 3.1.1
 	// allows and ActiveMQ does).
 	Access *broker.AccessControl
-	// MaxConnections refuses connections beyond this many (0 = unlimited);
-	// URI option maximumConnections.
+	// MaxConnections refuses connections beyond this many (0 = unlimited),
+	// answering their CONNECT with CONNACK 3 (server unavailable); URI
+	// option maximumConnections.
 	MaxConnections int
 	// MaxFrameSize bounds one packet's remaining length (default 268435456,
 	// the MQTT maximum and ActiveMQ's default); URI option

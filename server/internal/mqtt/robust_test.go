@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/tethermq/tether/server/internal/broker"
@@ -159,7 +160,35 @@ func TestMaxConnections(t *testing.T) {
 	e := newEnv(t, Options{MaxConnections: 1})
 	first := dialRaw(t, e.addr)
 	first.connect(connectPacket("one", true, 30))
-	dialRaw(t, e.addr).expectClosed(waitFor)
+	// Over the limit, CONNECT is answered with CONNACK 3, server
+	// unavailable, and the connection closes.
+	second := dialRaw(t, e.addr)
+	if ack := second.connect(connectPacket("two", true, 30)); ack.ReturnCode != packets.ErrRefusedServerUnavailable {
+		t.Fatalf("CONNACK %d, want 3", ack.ReturnCode)
+	}
+	second.expectClosed(waitFor)
+	if n := e.srv.Connections(); n != 1 {
+		t.Fatalf("Connections = %d, want 1", n)
+	}
+	// A first packet that is not a CONNECT gets no answer.
+	third := dialRaw(t, e.addr)
+	third.send(packets.NewControlPacket(packets.Pingreq))
+	third.expectClosed(waitFor)
+	// Close returns once; a second Close returns at once.
+	if err := e.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	first.expectClosed(waitFor)
+	done := make(chan error, 1)
+	go func() { done <- e.srv.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("second Close did not return")
+	}
 }
 
 // TestPacketIDsExhausted: with every packet id in use, further messages

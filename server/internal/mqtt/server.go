@@ -1,15 +1,17 @@
 package mqtt
 
 import (
+	"bufio"
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"sync"
 	"time"
 
+	"github.com/eclipse/paho.mqtt.golang/packets"
 	"github.com/tethermq/tether/server/internal/broker"
+	"github.com/tethermq/tether/server/internal/listener"
+	"github.com/tethermq/tether/server/internal/mqtt/internal/wire"
 )
 
 // maxPacketID is how many outbound QoS 1 and 2 messages a connection may
@@ -24,27 +26,33 @@ type Server struct {
 
 	// ctx ends at Close; it bounds producer flow control waits and tells
 	// connections that the server, not the client, is going away.
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx context.Context
+	set *listener.Set[*conn]
 
 	maxInflight int // packet ids per connection; lowered by tests
 
 	mu     sync.Mutex
 	sh     *shared // acquired by the first Serve, released by Close
-	lns    map[net.Listener]struct{}
-	conns  map[*conn]struct{}
 	closed bool
-	wg     sync.WaitGroup
 }
 
 // New creates a connector for b. Nothing is loaded or opened until Serve.
 func New(b *broker.Broker, o Options) *Server {
 	o = o.withDefaults()
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
-		b: b, opts: o, log: o.Logger.With("connector", "mqtt"), ctx: ctx, cancel: cancel,
-		maxInflight: maxPacketID, lns: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{},
-	}
+	s := &Server{b: b, opts: o, log: o.Logger.With("connector", "mqtt"), maxInflight: maxPacketID}
+	s.set = listener.New(listener.Options[*conn]{
+		Protocol: "mqtt", MaxConnections: o.MaxConnections, Logger: s.log,
+		New: func(nc net.Conn) *conn {
+			s.mu.Lock()
+			sh := s.sh
+			s.mu.Unlock()
+			return newConn(s, sh, nc)
+		},
+		Refuse:        s.refuse,
+		RefuseTimeout: min(o.ConnectTimeout, 5*time.Second),
+	})
+	s.ctx = s.set.Context()
+	return s
 }
 
 // Serve accepts connections on ln until Close, and returns nil after Close.
@@ -66,72 +74,30 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		s.sh = sh
 	}
-	s.lns[ln] = struct{}{}
 	s.mu.Unlock()
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if s.isClosed() {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Transient (EMFILE and the like): back off, bounded.
-				delay = min(max(delay*2, 5*time.Millisecond), time.Second)
-				select {
-				case <-time.After(delay):
-				case <-s.ctx.Done():
-				}
-				continue
-			}
-			return fmt.Errorf("mqtt: accept: %w", err)
-		}
-		delay = 0
-		s.startConn(nc)
-	}
+	return s.set.Serve(ln)
 }
 
-func (s *Server) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
-}
-
-func (s *Server) startConn(nc net.Conn) {
-	if tc, ok := nc.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-		_ = tc.SetKeepAlivePeriod(30 * time.Second)
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		nc.Close()
+// refuse answers a connection over maximumConnections: it reads the
+// client's CONNECT and answers CONNACK 3, "server unavailable" (MQTT 3.1
+// and 3.1.1 section 3.2.2.3: the network connection was made but the
+// service is unavailable), after which the listener closes the connection
+// as a refusing CONNACK requires [MQTT-3.2.2-5]. A first packet that is
+// not a CONNECT gets no answer, as on any connection.
+func (s *Server) refuse(nc net.Conn) {
+	p, err := wire.Read(bufio.NewReaderSize(nc, 4<<10), min(connectMax, s.opts.MaxFrameSize))
+	if _, ok := p.(*packets.ConnectPacket); err != nil || !ok {
 		return
 	}
-	if s.opts.MaxConnections > 0 && len(s.conns) >= s.opts.MaxConnections {
-		s.mu.Unlock()
-		s.log.Warn("connection refused: maximum connections reached",
-			"remote", nc.RemoteAddr().String(), "max", s.opts.MaxConnections)
-		nc.Close()
-		return
-	}
-	c := newConn(s, s.sh, nc)
-	s.conns[c] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		c.serve()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
+	ack := packets.NewControlPacket(packets.Connack).(*packets.ConnackPacket)
+	ack.ReturnCode = packets.ErrRefusedServerUnavailable
+	_ = ack.Write(nc)
 }
 
 // Close stops accepting, closes every connection (their broker sessions
 // close, so in-flight messages are redelivered; wills are not published,
 // since the broker is what is going away) and waits for their goroutines.
+// A second Close returns nil at once.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -139,19 +105,8 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.cancel()
-	for ln := range s.lns {
-		ln.Close()
-	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
 	s.mu.Unlock()
-	for _, c := range conns {
-		c.shutdown(errServerClosed)
-	}
-	s.wg.Wait()
+	err := s.set.Close()
 	s.mu.Lock()
 	sh := s.sh
 	s.sh = nil
@@ -159,12 +114,8 @@ func (s *Server) Close() error {
 	if sh != nil {
 		releaseShared(s.b, sh)
 	}
-	return nil
+	return err
 }
 
 // Connections is the number of open client connections.
-func (s *Server) Connections() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
+func (s *Server) Connections() int { return s.set.Len() }

@@ -193,7 +193,8 @@ func TestMaximumConnections(t *testing.T) {
 	a.connect("")
 	b.connect("")
 	c := dialRaw(t, tb.addr)
-	c.expectErrorAndClose("maximum connections")
+	c.write("CONNECT\naccept-version:1.2\n\n\x00")
+	c.expectErrorAndClose("maximum connections (2) reached")
 	a.nc.Close()
 	// Once a slot is free, a new client is served.
 	deadline := time.Now().Add(5 * time.Second)

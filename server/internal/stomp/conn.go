@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-stomp/stomp/v3/frame"
 	"github.com/tethermq/tether/server/internal/broker"
+	"github.com/tethermq/tether/server/internal/stomp/internal/wire"
 )
 
 const serverName = "tether-refbroker/0.1"
@@ -25,7 +26,7 @@ type conn struct {
 	srv *Server
 	nc  net.Conn
 	log *slog.Logger
-	fr  *frameReader
+	fr  *wire.Reader
 
 	ctx    context.Context // cancelled when the connection ends
 	cancel context.CancelFunc
@@ -77,7 +78,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
 		srv: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()),
-		fr: newFrameReader(nc, s.opts.MaxFrameSize), ctx: ctx, cancel: cancel,
+		fr: wire.NewReader(nc, s.opts.MaxFrameSize), ctx: ctx, cancel: cancel,
 		version: "1.0", subs: map[string]*sub{}, outSig: make(chan struct{}, 1),
 		wdone: make(chan struct{}),
 	}
@@ -89,20 +90,18 @@ func newConn(s *Server, nc net.Conn) *conn {
 	return c
 }
 
-// refuse answers a connection over the limit with an ERROR and closes it.
-func (c *conn) refuse(msg string) {
-	go c.writeLoop()
-	c.sendError(msg, "", nil)
-	c.finish()
-}
-
-// shutdown is Server.Close's way in: it unblocks the reader.
+// shutdown ends the connection from any goroutine (Server.Close, a client
+// id taken over): it unblocks the reader.
 func (c *conn) shutdown() {
 	c.cancel()
 	_ = c.nc.SetReadDeadline(time.Now())
 }
 
-func (c *conn) serve() {
+// Shutdown is the listener's way in: see shutdown.
+func (c *conn) Shutdown() { c.shutdown() }
+
+// Serve runs the connection on the listener's goroutine until it ends.
+func (c *conn) Serve() {
 	go c.writeLoop()
 	err := c.readLoop()
 	if err != nil && !errors.Is(err, errDisconnect) {
@@ -137,7 +136,7 @@ func (c *conn) readLoop() error {
 	var f *frame.Frame
 	var err error
 	for f == nil {
-		if f, err = c.fr.read(); err != nil {
+		if f, err = c.fr.Read(); err != nil {
 			c.protocolError(err, nil)
 			return err
 		}
@@ -160,7 +159,7 @@ func (c *conn) readLoop() error {
 		if c.ctx.Err() != nil {
 			return c.ctx.Err()
 		}
-		f, err := c.fr.read()
+		f, err := c.fr.Read()
 		if err != nil {
 			c.protocolError(err, nil)
 			return err
@@ -187,9 +186,9 @@ func (c *conn) readLoop() error {
 func (c *conn) protocolError(err error, f *frame.Frame) {
 	var ne net.Error
 	switch {
-	case errors.Is(err, errFrameTooLarge):
+	case errors.Is(err, wire.ErrFrameTooLarge):
 		c.sendError(fmt.Sprintf("frame exceeds the maximum frame size (%d bytes)", c.srv.opts.MaxFrameSize), "", f)
-	case errors.Is(err, errBadFrame):
+	case errors.Is(err, wire.ErrBadFrame):
 		c.sendError(err.Error(), "", f)
 	case errors.As(err, &ne) && ne.Timeout() && c.ctx.Err() == nil:
 		c.log.Info("dropping silent STOMP client", "heartBeatWait", c.readWait)
@@ -202,7 +201,7 @@ func (c *conn) onConnect(f *frame.Frame) error {
 		return fmt.Errorf("supported protocol versions are 1.0,1.1,1.2 (client accepts %q)", f.Header.Get(frame.AcceptVersion))
 	}
 	c.escape = c.version != "1.0"
-	c.fr.escaping = c.escape
+	c.fr.SetEscaping(c.escape)
 	user := f.Header.Get(frame.Login)
 	if auth := c.srv.opts.Authenticate; auth != nil {
 		if err := auth(user, f.Header.Get(frame.Passcode)); err != nil {
@@ -509,7 +508,7 @@ func (c *conn) appendItem(buf []byte, acks []*broker.Delivery, it outItem) ([]by
 		buf = append(buf, it.raw...)
 		acks = append(acks, it.acks...)
 	case it.f != nil:
-		buf = appendFrame(buf, it.f, c.escape)
+		buf = wire.AppendFrame(buf, it.f, c.escape)
 	case it.d != nil && !it.s.closed:
 		buf = c.appendMessage(buf, it.s, it.d)
 		if it.s.ack == broker.AckAuto {

@@ -3,6 +3,8 @@ package stomp
 import (
 	"bytes"
 	"testing"
+
+	"github.com/tethermq/tether/server/internal/stomp/internal/wire"
 )
 
 // FuzzFrameReader feeds arbitrary bytes to the frame reader: it must never
@@ -25,10 +27,10 @@ func FuzzFrameReader(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fr := newFrameReader(bytes.NewReader(data), 4096)
-		fr.escaping = len(data)%2 == 0
+		fr := wire.NewReader(bytes.NewReader(data), 4096)
+		fr.SetEscaping(len(data)%2 == 0)
 		for range 100 {
-			fm, err := fr.read()
+			fm, err := fr.Read()
 			if err != nil {
 				return
 			}

@@ -1,16 +1,17 @@
 package stomp
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
-	"sync"
 	"time"
 
+	"github.com/go-stomp/stomp/v3/frame"
 	"github.com/tethermq/tether/server/internal/broker"
+	"github.com/tethermq/tether/server/internal/listener"
+	"github.com/tethermq/tether/server/internal/stomp/internal/wire"
 )
 
 // Options configure the connector.
@@ -20,8 +21,8 @@ type Options struct {
 	// Access, when set, authorizes every SEND and SUBSCRIBE; a refusal is
 	// an ERROR naming the destination, and the connection stays open.
 	Access *broker.AccessControl
-	// MaxConnections refuses connections beyond this many (0 = unlimited);
-	// URI option maximumConnections.
+	// MaxConnections refuses connections beyond this many (0 = unlimited),
+	// answering their CONNECT with an ERROR; URI option maximumConnections.
 	MaxConnections int
 	// MaxFrameSize bounds a frame's command, headers and body (default
 	// 100 MiB, ActiveMQ's); URI option wireFormat.maxFrameSize.
@@ -75,12 +76,7 @@ type Server struct {
 	b    *broker.Broker
 	opts Options
 	log  *slog.Logger
-
-	mu     sync.Mutex
-	lns    map[net.Listener]struct{}
-	conns  map[*conn]struct{}
-	closed bool
-	wg     sync.WaitGroup
+	set  *listener.Set[*conn]
 }
 
 // New creates a connector for b.
@@ -100,95 +96,47 @@ func New(b *broker.Broker, o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Server{b: b, opts: o, log: o.Logger, lns: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}}
+	s := &Server{b: b, opts: o, log: o.Logger}
+	s.set = listener.New(listener.Options[*conn]{
+		Protocol: "stomp", MaxConnections: o.MaxConnections, Logger: o.Logger,
+		New:           func(nc net.Conn) *conn { return newConn(s, nc) },
+		Refuse:        s.refuse,
+		RefuseTimeout: min(o.ConnectTimeout, 5*time.Second),
+	})
+	return s
 }
 
 // Serve accepts connections on ln until Close. It returns nil after Close.
-func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		ln.Close()
-		return nil
-	}
-	s.lns[ln] = struct{}{}
-	s.mu.Unlock()
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Transient (e.g. EMFILE surfaces as temporary): back off.
-				delay = min(max(delay*2, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return fmt.Errorf("stomp: accept: %w", err)
-		}
-		delay = 0
-		s.startConn(nc)
-	}
-}
+func (s *Server) Serve(ln net.Listener) error { return s.set.Serve(ln) }
 
-func (s *Server) startConn(nc net.Conn) {
-	if tc, ok := nc.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-		_ = tc.SetKeepAlivePeriod(30 * time.Second)
-	}
-	c := newConn(s, nc)
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		nc.Close()
-		return
-	}
-	over := s.opts.MaxConnections > 0 && len(s.conns) >= s.opts.MaxConnections
-	s.conns[c] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		if over {
-			c.refuse(fmt.Sprintf("maximum connections (%d) reached", s.opts.MaxConnections))
-		} else {
-			c.serve()
+// refuseFrameMax bounds the frame read from a client that is refused: a
+// CONNECT, whose headers are all it can carry of use.
+const refuseFrameMax = 64 << 10
+
+// refuse answers a connection over maximumConnections: it reads the
+// client's CONNECT (so that closing does not reset a connection with
+// unread data, which could discard the answer before the client reads it)
+// and answers with an ERROR frame naming the limit, as the STOMP
+// specification has a server refuse a connection. A client that sends
+// nothing before the listener's refusal deadline still gets the ERROR.
+func (s *Server) refuse(nc net.Conn) {
+	fr := wire.NewReader(nc, refuseFrameMax)
+	for range 8 { // heart-beat EOLs before the CONNECT
+		if f, err := fr.Read(); err != nil || f != nil {
+			break
 		}
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
+	}
+	f := frame.New(frame.ERROR,
+		frame.Message, fmt.Sprintf("maximum connections (%d) reached", s.opts.MaxConnections),
+		frame.ContentType, "text/plain")
+	f.Body = []byte("The broker serves at most " + strconv.Itoa(s.opts.MaxConnections) + " STOMP connections on this connector; try again later.\n")
+	_, _ = nc.Write(wire.AppendFrame(nil, f, false))
 }
 
 // Close stops accepting, closes every connection (their sessions close, so
-// in-flight messages are redelivered) and waits for their goroutines.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	for ln := range s.lns {
-		ln.Close()
-	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.shutdown()
-	}
-	s.wg.Wait()
-	return nil
-}
+// in-flight messages are redelivered) and waits for their goroutines. A
+// second Close returns nil at once.
+func (s *Server) Close() error { return s.set.Close() }
 
 // Connections is the number of open client connections.
-func (s *Server) Connections() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
+func (s *Server) Connections() int { return s.set.Len() }

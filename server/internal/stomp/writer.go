@@ -1,68 +1,8 @@
 package stomp
 
-import (
-	"strconv"
+import "github.com/tethermq/tether/server/internal/stomp/internal/wire"
 
-	"github.com/go-stomp/stomp/v3/frame"
-)
-
-// appendFrame encodes f onto buf. Headers are escaped for 1.1+ connections
-// except in CONNECTED, as the specification requires; content-length is
-// always written so bodies may contain NUL bytes.
-func appendFrame(buf []byte, f *frame.Frame, escape bool) []byte {
-	buf = append(buf, f.Command...)
-	buf = append(buf, '\n')
-	esc := escape && f.Command != frame.CONNECTED
-	hasLen := false
-	for i := 0; i < f.Header.Len(); i++ {
-		k, v := f.Header.GetAt(i)
-		if k == frame.ContentLength {
-			hasLen = true
-		}
-		buf = appendHeader(buf, k, v, esc)
-	}
-	if !hasLen && (f.Command == frame.MESSAGE || f.Command == frame.ERROR) {
-		buf = append(buf, "content-length:"...)
-		buf = strconv.AppendInt(buf, int64(len(f.Body)), 10)
-		buf = append(buf, '\n')
-	}
-	buf = append(buf, '\n')
-	buf = append(buf, f.Body...)
-	return append(buf, 0)
-}
-
+// appendHeader is the codec's, under the name mapping.go has always used.
 func appendHeader(buf []byte, k, v string, esc bool) []byte {
-	buf = appendEscaped(buf, k, esc)
-	buf = append(buf, ':')
-	buf = appendEscaped(buf, v, esc)
-	return append(buf, '\n')
-}
-
-func appendEscaped(buf []byte, s string, esc bool) []byte {
-	if !esc {
-		// 1.0 has no escaping; a raw newline would still break framing.
-		for i := 0; i < len(s); i++ {
-			if s[i] == '\n' || s[i] == '\r' {
-				buf = append(buf, ' ')
-			} else {
-				buf = append(buf, s[i])
-			}
-		}
-		return buf
-	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			buf = append(buf, '\\', '\\')
-		case '\n':
-			buf = append(buf, '\\', 'n')
-		case '\r':
-			buf = append(buf, '\\', 'r')
-		case ':':
-			buf = append(buf, '\\', 'c')
-		default:
-			buf = append(buf, c)
-		}
-	}
-	return buf
+	return wire.AppendHeader(buf, k, v, esc)
 }

@@ -1,4 +1,4 @@
-package stomp
+package wire
 
 import (
 	"bufio"
@@ -11,30 +11,40 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 )
 
-// frameReader parses client frames with the limits a broker needs and
+// Reader parses client frames with the limits a broker needs and
 // go-stomp's reader lacks: a bounded frame size (its reader allocates
 // whatever content-length claims), a bounded header count, strict 1.2
 // escaping (an undefined escape is a protocol error) and no unescaping on
 // 1.0 connections or in CONNECT frames, as the specification requires.
-type frameReader struct {
+type Reader struct {
 	r          *bufio.Reader
 	maxFrame   int
 	maxHeaders int
 	escaping   bool // STOMP 1.1+ header escaping, after negotiation
 }
 
-// Errors that close the connection with an ERROR frame.
+// Errors that close the connection with an ERROR frame. Errors from the
+// underlying reader (EOF, deadlines) are returned as they are.
 var (
-	errFrameTooLarge = errors.New("frame exceeds the maximum frame size")
-	errBadFrame      = errors.New("malformed frame")
+	ErrFrameTooLarge = errors.New("frame exceeds the maximum frame size")
+	ErrBadFrame      = errors.New("malformed frame")
 )
 
-func newFrameReader(r io.Reader, maxFrame int) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, 64<<10), maxFrame: maxFrame, maxHeaders: 1000}
+// MaxHeaders bounds the headers of one frame.
+const MaxHeaders = 1000
+
+// NewReader reads frames of at most maxFrame bytes (command, headers and
+// body together) from r, which it buffers.
+func NewReader(r io.Reader, maxFrame int) *Reader {
+	return &Reader{r: bufio.NewReaderSize(r, 64<<10), maxFrame: maxFrame, maxHeaders: MaxHeaders}
 }
 
-// read returns the next frame, or (nil, nil) for a heart-beat EOL.
-func (fr *frameReader) read() (*frame.Frame, error) {
+// SetEscaping turns STOMP 1.1+ header unescaping on once CONNECT has
+// negotiated such a version (CONNECT itself is never unescaped).
+func (fr *Reader) SetEscaping(on bool) { fr.escaping = on }
+
+// Read returns the next frame, or (nil, nil) for a heart-beat EOL.
+func (fr *Reader) Read() (*frame.Frame, error) {
 	budget := fr.maxFrame
 	line, err := fr.line(&budget)
 	if err != nil {
@@ -48,7 +58,7 @@ func (fr *frameReader) read() (*frame.Frame, error) {
 	case frame.CONNECT, frame.STOMP, frame.SEND, frame.SUBSCRIBE, frame.UNSUBSCRIBE,
 		frame.ACK, frame.NACK, frame.BEGIN, frame.COMMIT, frame.ABORT, frame.DISCONNECT:
 	default:
-		return nil, fmt.Errorf("%w: unknown command %q", errBadFrame, truncate(cmd, 40))
+		return nil, fmt.Errorf("%w: unknown command %q", ErrBadFrame, truncate(cmd, 40))
 	}
 	f := &frame.Frame{Command: cmd, Header: frame.NewHeader()}
 	unescape := fr.escaping && cmd != frame.CONNECT && cmd != frame.STOMP
@@ -61,11 +71,11 @@ func (fr *frameReader) read() (*frame.Frame, error) {
 			break
 		}
 		if n >= fr.maxHeaders {
-			return nil, fmt.Errorf("%w: more than %d headers", errBadFrame, fr.maxHeaders)
+			return nil, fmt.Errorf("%w: more than %d headers", ErrBadFrame, fr.maxHeaders)
 		}
 		i := bytes.IndexByte(line, ':')
 		if i <= 0 {
-			return nil, fmt.Errorf("%w: header line without a name and colon", errBadFrame)
+			return nil, fmt.Errorf("%w: header line without a name and colon", ErrBadFrame)
 		}
 		name, value := string(line[:i]), string(line[i+1:])
 		if unescape {
@@ -83,17 +93,17 @@ func (fr *frameReader) read() (*frame.Frame, error) {
 	if cl, ok := f.Header.Contains(frame.ContentLength); ok {
 		n, err := strconv.Atoi(cl)
 		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%w: bad content-length %q", errBadFrame, truncate(cl, 20))
+			return nil, fmt.Errorf("%w: bad content-length %q", ErrBadFrame, truncate(cl, 20))
 		}
 		if n > budget {
-			return nil, errFrameTooLarge
+			return nil, ErrFrameTooLarge
 		}
 		f.Body = make([]byte, n+1)
 		if _, err := io.ReadFull(fr.r, f.Body); err != nil {
 			return nil, err
 		}
 		if f.Body[n] != 0 {
-			return nil, fmt.Errorf("%w: body not terminated by NUL after content-length", errBadFrame)
+			return nil, fmt.Errorf("%w: body not terminated by NUL after content-length", ErrBadFrame)
 		}
 		f.Body = f.Body[:n]
 		return f, nil
@@ -102,7 +112,7 @@ func (fr *frameReader) read() (*frame.Frame, error) {
 	for {
 		chunk, err := fr.r.ReadSlice(0)
 		if len(chunk) > budget {
-			return nil, errFrameTooLarge
+			return nil, ErrFrameTooLarge
 		}
 		budget -= len(chunk)
 		body = append(body, chunk...)
@@ -118,12 +128,12 @@ func (fr *frameReader) read() (*frame.Frame, error) {
 }
 
 // line reads one EOL-terminated line (LF or CRLF), charging it to budget.
-func (fr *frameReader) line(budget *int) ([]byte, error) {
+func (fr *Reader) line(budget *int) ([]byte, error) {
 	var out []byte
 	for {
 		chunk, err := fr.r.ReadSlice('\n')
 		if len(chunk) > *budget {
-			return nil, errFrameTooLarge
+			return nil, ErrFrameTooLarge
 		}
 		*budget -= len(chunk)
 		if err == nil {
@@ -158,7 +168,7 @@ func unescapeValue(s string) (string, error) {
 			continue
 		}
 		if i+1 >= len(s) {
-			return "", fmt.Errorf("%w: header ends with a lone backslash", errBadFrame)
+			return "", fmt.Errorf("%w: header ends with a lone backslash", ErrBadFrame)
 		}
 		i++
 		switch s[i] {
@@ -171,7 +181,7 @@ func unescapeValue(s string) (string, error) {
 		case '\\':
 			b = append(b, '\\')
 		default:
-			return "", fmt.Errorf("%w: undefined header escape \\%c", errBadFrame, s[i])
+			return "", fmt.Errorf("%w: undefined header escape \\%c", ErrBadFrame, s[i])
 		}
 	}
 	return string(b), nil

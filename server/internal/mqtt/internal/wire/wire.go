@@ -1,4 +1,4 @@
-package mqtt
+package wire
 
 import (
 	"bufio"
@@ -10,22 +10,16 @@ import (
 	"github.com/eclipse/paho.mqtt.golang/packets"
 )
 
-// The wire layer: paho's packets codec does the field encoding; this file
-// adds what a server needs and paho's ReadPacket lacks: a bound on the
-// remaining length checked before any allocation, the fixed-header flag
-// rules of MQTT 3.1.1 section 2.2.2, packet types a client may not send,
-// and strict decoding (a field that claims more bytes than the packet
-// holds, or bytes left over, is malformed rather than silently truncated).
+// ErrMalformed marks input that breaks the protocol; the connection closes.
+var ErrMalformed = errors.New("malformed packet")
 
-// errMalformed marks input that breaks the protocol; the connection closes.
-var errMalformed = errors.New("malformed packet")
+// ErrTooLarge is a packet beyond the size limit given to Read.
+var ErrTooLarge = errors.New("packet exceeds the maximum frame size")
 
-// errTooLarge is a packet beyond Options.MaxFrameSize.
-var errTooLarge = errors.New("packet exceeds the maximum frame size")
-
-// readPacket reads one client-to-server packet of at most max bytes of
-// remaining length.
-func readPacket(r *bufio.Reader, max int) (packets.ControlPacket, error) {
+// Read reads one client-to-server packet of at most max bytes of remaining
+// length. A truncated packet is io.ErrUnexpectedEOF; io.EOF means the
+// stream ended between packets.
+func Read(r *bufio.Reader, max int) (packets.ControlPacket, error) {
 	first, err := r.ReadByte()
 	if err != nil {
 		return nil, err
@@ -45,7 +39,7 @@ func readPacket(r *bufio.Reader, max int) (packets.ControlPacket, error) {
 		return nil, err
 	}
 	if n > max {
-		return nil, fmt.Errorf("%w: %s of %d bytes, limit %d", errTooLarge, packets.PacketNames[fh.MessageType], n, max)
+		return nil, fmt.Errorf("%w: %s of %d bytes, limit %d", ErrTooLarge, packets.PacketNames[fh.MessageType], n, max)
 	}
 	body, err := readBody(r, n)
 	if err != nil {
@@ -53,14 +47,14 @@ func readPacket(r *bufio.Reader, max int) (packets.ControlPacket, error) {
 	}
 	cp, err := packets.NewControlPacketWithHeader(fh)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errMalformed, err)
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	er := &exactReader{b: body}
 	if err := cp.Unpack(er); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", errMalformed, packets.PacketNames[fh.MessageType], err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, packets.PacketNames[fh.MessageType], err)
 	}
 	if len(er.b) != 0 {
-		return nil, fmt.Errorf("%w: %s: %d trailing bytes", errMalformed, packets.PacketNames[fh.MessageType], len(er.b))
+		return nil, fmt.Errorf("%w: %s: %d trailing bytes", ErrMalformed, packets.PacketNames[fh.MessageType], len(er.b))
 	}
 	return cp, nil
 }
@@ -80,7 +74,7 @@ func readRemainingLength(r io.ByteReader) (int, error) {
 		}
 		shift += 7
 	}
-	return 0, fmt.Errorf("%w: remaining length longer than four bytes", errMalformed)
+	return 0, fmt.Errorf("%w: remaining length longer than four bytes", ErrMalformed)
 }
 
 // readBody reads n bytes. Small bodies get one allocation; large ones grow
@@ -117,21 +111,21 @@ func checkFixedHeader(first byte) error {
 	switch typ {
 	case packets.Publish:
 		if (flags>>1)&0x03 == 3 {
-			return fmt.Errorf("%w: PUBLISH with QoS 3", errMalformed)
+			return fmt.Errorf("%w: PUBLISH with QoS 3", ErrMalformed)
 		}
 		return nil
 	case packets.Pubrel, packets.Subscribe, packets.Unsubscribe:
 		if flags != 0x02 {
-			return fmt.Errorf("%w: %s flags %#x, want 0x2", errMalformed, packets.PacketNames[typ], flags)
+			return fmt.Errorf("%w: %s flags %#x, want 0x2", ErrMalformed, packets.PacketNames[typ], flags)
 		}
 		return nil
 	case packets.Connect, packets.Puback, packets.Pubrec, packets.Pubcomp, packets.Pingreq, packets.Disconnect:
 		if flags != 0 {
-			return fmt.Errorf("%w: %s flags %#x, want 0", errMalformed, packets.PacketNames[typ], flags)
+			return fmt.Errorf("%w: %s flags %#x, want 0", ErrMalformed, packets.PacketNames[typ], flags)
 		}
 		return nil
 	}
-	return fmt.Errorf("%w: packet type %d is not sent by clients", errMalformed, typ)
+	return fmt.Errorf("%w: packet type %d is not sent by clients", ErrMalformed, typ)
 }
 
 // exactReader serves paho's decoders, which read each field with one Read
